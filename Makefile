@@ -1,0 +1,41 @@
+# Artist trainer. Variables: DATA (data folder or CSV), RUN (run name), PRESET (configs/presets/*.yaml),
+# ARGS (extra LightningCLI overrides), CKPT / OUT for evaluate.
+DATA   ?= data/sample
+RUN    ?= default
+PRESET ?= default
+ARGS   ?=
+PYTHON := .venv/bin/python
+STAMP  := .venv/.installed
+
+TRAIN = $(PYTHON) -m artist_cli.train fit --config configs/base.yaml --config configs/presets/$(PRESET).yaml
+
+.PHONY: install test stage1 stage2 stage3 train evaluate sample clean
+
+install: $(STAMP)
+
+# torch and torchvision first, pinned: they come from this machine's disk, a bare `torch`
+# would pull a multi-GB build from the index.
+$(STAMP): pyproject.toml
+	test -x $(PYTHON) || python3 -m venv .venv
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PYTHON) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PYTHON) -m pytest -q
+
+stage1 stage2 stage3: $(STAMP)
+	$(TRAIN) --config configs/$@.yaml --run $(RUN) --data.root $(DATA) $(ARGS)
+
+train: stage1 stage2 stage3
+
+evaluate: $(STAMP)
+	@test -n "$(CKPT)" || (echo "usage: make evaluate CKPT=runs/<run>/<stage>/best.ckpt [DATA=folder] [OUT=file.json]" && exit 2)
+	$(PYTHON) -m artist_cli.evaluate --ckpt $(CKPT) --data $(DATA) $(if $(OUT),--out $(OUT))
+
+sample: $(STAMP)
+	$(PYTHON) -m artist_cli.make_sample ../shared/data/best-artworks-128 data/sample
+
+clean:
+	rm -rf runs .cache

@@ -1,0 +1,1 @@
+"""Command-line entry points: training stages, evaluation, the embedded sample."""

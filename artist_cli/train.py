@@ -1,0 +1,89 @@
+"""LightningCLI entry point for one training stage.
+
+    python -m artist_cli.train fit --config configs/base.yaml --config configs/stage1.yaml --run NAME
+
+Everything a stage writes goes under `<runs_dir>/<run>/<stage>/`; the run's split manifest
+sits in `<runs_dir>/<run>/`. A stage with `init_from` starts from that earlier stage's best
+weights (weights only: new optimiser, scheduler and early-stopping state).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.cli import LightningCLI
+
+from artist_cli.weights import CheckpointMismatchError, init_weights_from
+from callbacks import BackboneFreeze, StageSummary
+from datamodules import PaintingsDataModule
+from lightning_modules import ArtistClassifier
+from lightning_modules.backbones import WeightsNotFoundError
+
+
+def run_dir_of(runs_dir: str, run: str) -> str:
+    return str(Path(runs_dir) / run)
+
+
+class ArtistCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--run", default="default", help="Run name: outputs go to <runs_dir>/<run>/")
+        parser.add_argument("--runs_dir", default="runs", help="Folder holding all runs")
+        parser.add_argument("--stage", default="stage1", help="Stage name: its outputs go to <run>/<stage>/")
+        parser.add_argument("--init_from", type=str | None, default=None,
+                            help="Earlier stage whose best.ckpt gives the starting weights (weights only)")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+        parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
+        parser.add_lightning_class_args(StageSummary, "stage_summary")
+        parser.add_lightning_class_args(BackboneFreeze, "backbone_freeze")
+        parser.link_arguments(("runs_dir", "run"), "data.run_dir", compute_fn=run_dir_of)
+        parser.link_arguments("data.image_size", "model.image_size")
+        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+        parser.link_arguments("data.artists", "model.artists", apply_on="instantiate")
+
+    @property
+    def _config(self):
+        return self.config[self.subcommand] if self.subcommand else self.config
+
+    @property
+    def stage_dir(self) -> Path:
+        config = self._config
+        return Path(config.runs_dir) / config.run / config.stage
+
+    def before_instantiate_classes(self) -> None:
+        config, stage_dir = self._config, self.stage_dir
+        config.checkpoint.dirpath = str(stage_dir)
+        config.trainer.default_root_dir = str(stage_dir)
+        loggers = config.trainer.logger
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            init_args = getattr(logger, "init_args", None)
+            if init_args is not None and "save_dir" in init_args:
+                init_args.save_dir = str(stage_dir)
+
+    def before_fit(self) -> None:
+        config = self._config
+        if not config.init_from:
+            return
+        source = Path(config.runs_dir) / config.run / config.init_from / "best.ckpt"
+        if not source.is_file():
+            sys.exit(f"error: {config.stage} starts from {config.init_from}'s best weights, but "
+                     f"{source} does not exist.\nRun `make {config.init_from} RUN={config.run}` first.")
+        try:
+            init_weights_from(self.model, source, artists=self.datamodule.artists,
+                              image_size=self.datamodule.hparams.image_size)
+        except CheckpointMismatchError as error:
+            sys.exit(f"error: {error}")
+        print(f"[{config.stage}] starting from the weights of {source}", flush=True)
+
+
+def main(args=None) -> None:
+    try:
+        ArtistCLI(ArtistClassifier, PaintingsDataModule, subclass_mode_model=False,
+                  subclass_mode_data=False, save_config_kwargs={"overwrite": True}, args=args)
+    except (WeightsNotFoundError, FileNotFoundError) as error:
+        sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Freeze the backbone for a stage: no gradients, and BatchNorm statistics that never move."""
+from __future__ import annotations
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import BaseFinetuning
+
+
+class BackboneFreeze(BaseFinetuning):
+    """Stage 2 of the recipe: only the head trains.
+
+    Args:
+        frozen: freeze `pl_module.backbone` for the whole fit; `False` makes this a no-op, so
+            every stage can carry the callback and a config decides.
+
+    Lightning's own `freeze(..., train_bn=False)` stops gradients and running-stat updates but
+    leaves BatchNorm layers in train mode, where they normalise with each batch's statistics.
+    Here the backbone is put in eval mode at the start of every training epoch (after
+    Lightning's own mode switches), so it computes exactly what it computes at validation:
+    the same features every epoch, which is also what makes the stage-2 feature cache valid.
+    Works the same on every DDP rank: each rank freezes its own replica before the optimiser
+    and the DDP wrapper are built.
+    """
+
+    def __init__(self, frozen: bool = False):
+        super().__init__()
+        self.frozen = frozen
+
+    def freeze_before_training(self, pl_module: pl.LightningModule) -> None:
+        if self.frozen:
+            self.freeze(pl_module.backbone, train_bn=False)
+            pl_module.backbone.eval()
+
+    def finetune_function(self, pl_module, current_epoch, optimizer) -> None:
+        """Nothing is unfrozen during the stage; stage 3 is its own fit."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_epoch_start(trainer, pl_module)
+        if self.frozen:
+            pl_module.backbone.eval()

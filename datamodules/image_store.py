@@ -1,0 +1,85 @@
+"""Decode every image once into a memory-mapped uint8 store, reused by later epochs and stages.
+
+The store is keyed by the file list (path, size, mtime) and the pixel size, so a changed or
+added file produces a new store instead of stale pixels. Files that fail to decode are
+recorded with the reason and left out; a training epoch never touches a raw file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock
+from tqdm.auto import tqdm
+
+from datamodules.decoding import load_rgb
+
+log = logging.getLogger(__name__)
+
+
+def store_key(paths: list[str], size: int) -> str:
+    digest = hashlib.sha1(f"size={size}".encode())
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{path}|missing\n".encode())
+    return digest.hexdigest()[:16]
+
+
+class ImageStore:
+    """uint8 pixels of shape (N, size, size, 3), row i for paths[i]; `failed` maps row -> reason."""
+
+    def __init__(self, pixels: np.ndarray, failed: dict[int, str]):
+        self.pixels = pixels
+        self.failed = failed
+
+    @property
+    def ok(self) -> np.ndarray:
+        mask = np.ones(len(self.pixels), dtype=bool)
+        mask[list(self.failed)] = False
+        return mask
+
+    @classmethod
+    def open_or_build(cls, paths: list[str], size: int, cache_dir, workers: int = 2) -> "ImageStore":
+        cache_dir = Path(cache_dir)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        key = store_key(paths, size)
+        data_path = cache_dir / f"images-{size}px-{key}.u8"
+        meta_path = cache_dir / f"images-{size}px-{key}.json"
+        # One builder at a time (DDP ranks, parallel runs); the others wait and then reuse.
+        with FileLock(str(cache_dir / f"images-{key}.lock")):
+            if not meta_path.is_file():
+                cls._build(paths, size, data_path, meta_path, workers)
+            else:
+                log.info("Reusing decoded-image cache %s", data_path)
+        meta = json.loads(meta_path.read_text())
+        pixels = np.memmap(data_path, dtype=np.uint8, mode="r", shape=(len(paths), size, size, 3))
+        return cls(pixels, {int(k): v for k, v in meta["failed"].items()})
+
+    @staticmethod
+    def _build(paths, size, data_path: Path, meta_path: Path, workers: int) -> None:
+        tmp_data = data_path.with_suffix(".u8.tmp")
+        pixels = np.memmap(tmp_data, dtype=np.uint8, mode="w+", shape=(len(paths), size, size, 3))
+        failed: dict[int, str] = {}
+
+        def decode(i: int):
+            try:
+                pixels[i] = load_rgb(paths[i], size)
+            except Exception as error:  # any unreadable file is reported, never fatal
+                failed[i] = f"{type(error).__name__}: {error}"
+
+        # Pillow releases the GIL while decoding and resizing, so threads scale over cores.
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            list(tqdm(pool.map(decode, range(len(paths))), total=len(paths),
+                      desc=f"Decoding images to {size}px cache", unit="img", mininterval=2.0))
+        pixels.flush()
+        del pixels
+        os.replace(tmp_data, data_path)
+        meta_path.write_text(json.dumps({"size": size, "n": len(paths), "failed": failed}))

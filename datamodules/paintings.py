@@ -1,0 +1,191 @@
+"""The LightningDataModule: point it at a folder of paintings and it does the rest."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from datamodules.augment import NoAugment, build_augmentation
+from datamodules.discovery import REPORT_COLUMNS, discover
+from datamodules.image_store import ImageStore
+from datamodules.selection import select_artists
+from datamodules.split import artists_from_manifest, read_manifest, stratified_split, write_manifest
+
+log = logging.getLogger(__name__)
+
+REPORT_NAME = "data_report.csv"
+
+
+class StoreDataset(Dataset):
+    """Rows of a decoded-image store as (uint8 CHW image, label, row) samples."""
+
+    def __init__(self, store: ImageStore, rows, labels):
+        self.store, self.rows, self.labels = store, list(rows), list(labels)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int):
+        row = self.rows[i]
+        image = torch.from_numpy(self.store.pixels[row].copy()).permute(2, 0, 1)
+        return image, self.labels[i], row
+
+
+class PaintingsDataModule(pl.LightningDataModule):
+    """Paintings by artist: selection, a stratified split recorded once per run, per-stage augmentation.
+
+    Args:
+        root: data folder (Kaggle layout, folder per artist) or CSV manifest (path,artist).
+        run_dir: run folder; its `split.csv` is the one split every stage and evaluation use.
+        image_size: square side images are resized to (aspect not kept, as in the study).
+        train_augment: `rotate_zoom`, `flips` or `none`; validation only resizes.
+        val_fraction: share of each artist's paintings held out for validation.
+        seed: seed for the split and for `max_images_per_artist` subsampling.
+        top_k_artists: keep the k artists with most images (ties broken by name).
+        min_images_per_artist: leave out artists with fewer images (never below 2).
+        max_images_per_artist: seeded subsample of prolific artists.
+        batch_size: images per batch (per process under DDP).
+        num_workers: loader processes; `None` picks 0 on CPU (pixels come from memory, the
+            cores are better spent on the model) and up to 8 with a GPU.
+        pin_memory: `None` pins only when CUDA is available.
+        cache_dir: where decoded-image stores live (never inside the data folder).
+    """
+
+    def __init__(
+        self,
+        root: str = "data/sample",
+        run_dir: str = "runs/default",
+        image_size: int = 224,
+        train_augment: str = "rotate_zoom",
+        val_fraction: float = 0.2,
+        seed: int = 42,
+        top_k_artists: int | None = None,
+        min_images_per_artist: int = 2,
+        max_images_per_artist: int | None = None,
+        batch_size: int = 32,
+        num_workers: int | None = None,
+        pin_memory: bool | None = None,
+        cache_dir: str = ".cache/artist-trainer",
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.root, self.run_dir = Path(root), Path(run_dir)
+        self.train_augmentation = build_augmentation(train_augment)
+        self.eval_augmentation = NoAugment()
+        self._split: pd.DataFrame | None = None
+        self._report: list[dict] = []
+        self.store: ImageStore | None = None
+
+    # ---- the split: made once per run, then read back ------------------------------------
+    def split_params(self) -> dict:
+        hp = self.hparams
+        return {"root": str(self.root.resolve()), "val_fraction": hp.val_fraction, "seed": hp.seed,
+                "top_k_artists": hp.top_k_artists, "min_images_per_artist": hp.min_images_per_artist,
+                "max_images_per_artist": hp.max_images_per_artist}
+
+    @property
+    def split(self) -> pd.DataFrame:
+        if self._split is None:
+            self._split = self._load_or_make_split()
+        return self._split
+
+    def _load_or_make_split(self) -> pd.DataFrame:
+        params = self.split_params()
+        recorded = read_manifest(self.run_dir)
+        if recorded is not None:
+            split, old = recorded
+            differences = {k: (old.get(k), v) for k, v in params.items() if old.get(k) != v}
+            if differences:
+                lines = "\n".join(f"  {k}: run has {a!r}, asked for {b!r}" for k, (a, b) in differences.items())
+                raise ValueError(
+                    f"Run folder {self.run_dir} already holds a split made with other settings:\n{lines}\n"
+                    "Use another RUN name, or delete the run folder to start over.")
+            log.info("Using the recorded split %s (%d images)", self.run_dir / "split.csv", len(split))
+            return split
+        found = discover(self.root)
+        self._report.extend(found.skipped)
+        selected, dropped = select_artists(
+            found.index, top_k_artists=self.hparams.top_k_artists,
+            min_images_per_artist=self.hparams.min_images_per_artist,
+            max_images_per_artist=self.hparams.max_images_per_artist, seed=self.hparams.seed)
+        self._report.extend(dropped)
+        if selected.empty:
+            raise ValueError(f"No artist in {self.root} has enough images after selection")
+        split = stratified_split(selected, self.hparams.val_fraction, self.hparams.seed)
+        write_manifest(split, self.run_dir, params)
+        log.info("Wrote split %s: %d train / %d val images, %d artists", self.run_dir / "split.csv",
+                 (split["split"] == "train").sum(), (split["split"] == "val").sum(), split["artist"].nunique())
+        return split
+
+    @property
+    def artists(self) -> list[str]:
+        return artists_from_manifest(self.split)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.artists)
+
+    # ---- decoding and datasets ------------------------------------------------------------
+    def prepare_data(self) -> None:
+        # Rank 0 builds the split and the decoded-image store; other ranks then reuse both.
+        self._open_store()
+
+    def _open_store(self) -> ImageStore:
+        if self.store is None:
+            self.store = ImageStore.open_or_build(
+                self.split["path"].tolist(), self.hparams.image_size, self.hparams.cache_dir,
+                workers=os.cpu_count() or 1)
+        return self.store
+
+    def setup(self, stage: str | None = None) -> None:
+        store = self._open_store()
+        split = self.split
+        for row, reason in sorted(store.failed.items()):
+            self._report.append({"path": split.at[row, "path"], "artist": split.at[row, "artist"],
+                                 "reason": "decode_failed", "detail": reason})
+        if store.failed:
+            log.warning("%d image(s) could not be decoded and are left out; see %s",
+                        len(store.failed), self.run_dir / REPORT_NAME)
+        usable = split[store.ok]
+        self.datasets = {
+            part: StoreDataset(store, rows.index, rows["label"])
+            for part, rows in usable.groupby("split")
+        }
+        self.write_report()
+
+    def write_report(self) -> None:
+        if self.trainer is not None and not self.trainer.is_global_zero:
+            return
+        report = pd.DataFrame(self._report, columns=REPORT_COLUMNS).drop_duplicates(["path", "reason"])
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        report.to_csv(self.run_dir / REPORT_NAME, index=False)
+        for reason, count in report["reason"].value_counts().items():
+            log.warning("Skipped %d file(s): %s", count, reason)
+
+    # ---- loaders ------------------------------------------------------------------------------
+    def _loader(self, part: str, shuffle: bool) -> DataLoader:
+        workers = self.hparams.num_workers
+        if workers is None:
+            workers = min(8, os.cpu_count() or 1) if torch.cuda.is_available() else 0
+        pin = torch.cuda.is_available() if self.hparams.pin_memory is None else self.hparams.pin_memory
+        return DataLoader(self.datasets[part], batch_size=self.hparams.batch_size, shuffle=shuffle,
+                          num_workers=workers, persistent_workers=workers > 0, pin_memory=pin,
+                          # A last training batch of one image would break BatchNorm in the head.
+                          drop_last=shuffle and len(self.datasets[part]) > self.hparams.batch_size)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        images, labels, rows = batch
+        training = self.trainer is not None and self.trainer.training
+        augment = self.train_augmentation if training else self.eval_augmentation
+        return augment(images), labels, rows

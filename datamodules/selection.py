@@ -1,0 +1,43 @@
+"""Which artists and paintings take part: top-k, minimum and maximum images per artist."""
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+# A stratified split needs one image on each side.
+MIN_IMAGES_FOR_SPLIT = 2
+
+
+def select_artists(
+    index: pd.DataFrame,
+    *,
+    top_k_artists: int | None = None,
+    min_images_per_artist: int = MIN_IMAGES_FOR_SPLIT,
+    max_images_per_artist: int | None = None,
+    seed: int = 42,
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Apply the selection; returns the kept rows and report rows for images left out by a rule."""
+    report: list[dict] = []
+    counts = index["artist"].value_counts()
+    minimum = max(min_images_per_artist, MIN_IMAGES_FOR_SPLIT)
+    too_few = sorted(counts[counts < minimum].index)
+    if too_few:
+        log.warning(
+            "%d artist(s) have fewer than %d images and are left out (a stratified split needs "
+            "at least one image on each side): %s", len(too_few), minimum, ", ".join(too_few))
+        for row in index[index["artist"].isin(too_few)].itertuples():
+            report.append({"path": row.path, "artist": row.artist, "reason": "artist_below_min_images",
+                           "detail": f"{counts[row.artist]} < {minimum}"})
+    kept = index[~index["artist"].isin(too_few)]
+    if top_k_artists is not None:
+        ranking = (kept["artist"].value_counts().rename("n").reset_index()
+                   .sort_values(["n", "artist"], ascending=[False, True]))
+        chosen = set(ranking["artist"].head(top_k_artists))
+        kept = kept[kept["artist"].isin(chosen)]
+    if max_images_per_artist is not None:
+        kept = (kept.groupby("artist", group_keys=False)
+                .apply(lambda g: g.sample(n=min(len(g), max_images_per_artist), random_state=seed)))
+    return kept.sort_values(["artist", "path"]).reset_index(drop=True), report

