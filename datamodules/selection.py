@@ -38,6 +38,6 @@ def select_artists(
         chosen = set(ranking["artist"].head(top_k_artists))
         kept = kept[kept["artist"].isin(chosen)]
     if max_images_per_artist is not None:
-        kept = (kept.groupby("artist", group_keys=False)
-                .apply(lambda g: g.sample(n=min(len(g), max_images_per_artist), random_state=seed)))
+        # Seeded shuffle, then the first `max` of each artist: a per-artist random subsample.
+        kept = kept.sample(frac=1.0, random_state=seed).groupby("artist").head(max_images_per_artist)
     return kept.sort_values(["artist", "path"]).reset_index(drop=True), report

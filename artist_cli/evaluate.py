@@ -1,0 +1,111 @@
+"""Evaluate a checkpoint on any folder of paintings (all images, no split).
+
+    python -m artist_cli.evaluate --ckpt runs/default/stage3/best.ckpt --data data/sample [--out eval.json]
+
+Prints one JSON object: top1, top2, macro_f1, n_images, n_skipped, n_unknown_artist,
+per_artist (precision, recall, f1, support) and confusion (artist names and matrix).
+Images of artists the checkpoint does not know are counted and left out of the metrics.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+from pathlib import Path
+
+import torch
+from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score,
+                                         MulticlassPrecision, MulticlassRecall)
+
+from artist_cli.weights import read_checkpoint
+from datamodules.artist_names import match_key
+from datamodules.discovery import discover
+from datamodules.image_store import ImageStore
+from lightning_modules.classifier import CHECKPOINT_KEY, ArtistClassifier
+
+
+def load_model(ckpt_path) -> tuple[ArtistClassifier, dict]:
+    """Rebuild the model from a checkpoint alone (weights-only load, no pickled objects)."""
+    checkpoint = read_checkpoint(ckpt_path)
+    accepted = inspect.signature(ArtistClassifier.__init__).parameters
+    # LightningCLI adds bookkeeping keys (e.g. `_instantiator`) that are not model arguments.
+    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if k in accepted}
+    hparams["pretrained"] = False  # the checkpoint holds the weights
+    model = ArtistClassifier(**hparams)
+    model.load_state_dict(checkpoint["state_dict"], strict=True)
+    return model.eval(), checkpoint[CHECKPOINT_KEY]
+
+
+@torch.inference_mode()
+def predict_probabilities(model: ArtistClassifier, pixels, batch_size: int = 64) -> torch.Tensor:
+    """Softmax probabilities for (N, S, S, 3) uint8 pixels."""
+    out = []
+    for start in range(0, len(pixels), batch_size):
+        batch = torch.from_numpy(pixels[start:start + batch_size].copy()).permute(0, 3, 1, 2)
+        out.append(model(batch).softmax(dim=1))
+    return torch.cat(out) if out else torch.empty(0, model.hparams.num_classes)
+
+
+def evaluate(ckpt, data, cache_dir=".cache/artist-trainer", batch_size: int = 64) -> dict:
+    model, meta = load_model(ckpt)
+    artists = meta["artists"]
+    label_of = {match_key(name): i for i, name in enumerate(artists)}
+    found = discover(data)
+    labels = found.index["artist"].map(lambda a: label_of.get(match_key(a), -1))
+    known = found.index[labels >= 0].reset_index(drop=True)
+    known_labels = torch.tensor(labels[labels >= 0].to_numpy(), dtype=torch.long)
+    store = ImageStore.open_or_build(known["path"].tolist(), meta["image_size"], cache_dir)
+    ok = torch.from_numpy(store.ok)
+    probs = predict_probabilities(model, store.pixels[store.ok], batch_size)
+    target = known_labels[ok]
+    k = len(artists)
+    per_class = dict(
+        precision=MulticlassPrecision(k, average="none")(probs, target),
+        recall=MulticlassRecall(k, average="none")(probs, target),
+        f1=MulticlassF1Score(k, average="none")(probs, target),
+    )
+    support = torch.bincount(target, minlength=k)
+    return {
+        "checkpoint": str(ckpt),
+        "data": str(data),
+        "top1": float(MulticlassAccuracy(k, top_k=1, average="micro")(probs, target)),
+        "top2": float(MulticlassAccuracy(k, top_k=min(2, k), average="micro")(probs, target)),
+        "macro_f1": float(MulticlassF1Score(k, average="macro")(probs, target)),
+        "n_images": int(len(target)),
+        "n_skipped": len(found.skipped) + len(store.failed),
+        "n_unknown_artist": int((labels < 0).sum()),
+        "unknown_artists": sorted(found.index.loc[labels < 0, "artist"].unique().tolist()),
+        "per_artist": {
+            name: {"precision": float(per_class["precision"][i]), "recall": float(per_class["recall"][i]),
+                   "f1": float(per_class["f1"][i]), "support": int(support[i])}
+            for i, name in enumerate(artists)
+        },
+        "confusion": {"artists": artists,
+                      "matrix": MulticlassConfusionMatrix(k)(probs, target).tolist()},
+    }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckpt", required=True, type=Path)
+    parser.add_argument("--data", required=True, type=Path)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--cache-dir", default=".cache/artist-trainer")
+    args = parser.parse_args(argv)
+    if not args.ckpt.is_file():
+        sys.exit(f"error: checkpoint {args.ckpt} does not exist")
+    try:
+        result = evaluate(args.ckpt, args.data, args.cache_dir, args.batch_size)
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(f"error: {error}")
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Every odd image mode becomes RGB; augmentation really differs per stage."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from datamodules.augment import NoAugment, RandomFlips, RotateZoom, build_augmentation
+from datamodules.decoding import load_rgb
+
+
+def save(image: Image.Image, path, **kw):
+    image.save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("mode,fmt", [("L", "PNG"), ("1", "PNG"), ("P", "PNG"), ("RGBA", "PNG"),
+                                      ("CMYK", "JPEG"), ("LA", "PNG"), ("RGB", "JPEG")])
+def test_modes_decode_to_rgb_of_the_right_size(tmp_path, mode, fmt):
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 255, (30, 50, 3), dtype=np.uint8)).convert(mode)
+    path = save(image, tmp_path / f"x.{fmt.lower()}", format=fmt)
+    pixels = load_rgb(path, 24)
+    assert pixels.shape == (24, 24, 3) and pixels.dtype == np.uint8
+
+
+def test_16_bit_png_keeps_its_range(tmp_path):
+    ramp = (np.linspace(0, 65535, 64 * 64).reshape(64, 64)).astype(np.uint16)
+    path = save(Image.fromarray(ramp), tmp_path / "deep.png")
+    assert Image.open(path).mode.startswith("I")
+    pixels = load_rgb(path, 64)
+    assert pixels.min() <= 2 and pixels.max() >= 253  # not clipped to white, not crushed to black
+
+
+def test_transparency_is_composited_on_white(tmp_path):
+    rgba = np.zeros((20, 20, 4), dtype=np.uint8)
+    rgba[..., 0] = 255  # red but fully transparent
+    path = save(Image.fromarray(rgba, "RGBA"), tmp_path / "clear.png")
+    assert (load_rgb(path, 20) == 255).all()
+    palette = Image.new("P", (20, 20), 0)
+    palette.putpalette([0, 0, 0] * 256)
+    palette.info["transparency"] = 0
+    path = save(palette, tmp_path / "pal.png", transparency=0)
+    assert (load_rgb(path, 20) == 255).all()
+
+
+def test_large_jpeg_uses_draft_decoding(tmp_path):
+    big = Image.fromarray(np.full((1600, 1200, 3), 90, dtype=np.uint8))
+    path = save(big, tmp_path / "big.jpg", quality=90)
+    pixels = load_rgb(path, 64)
+    assert pixels.shape == (64, 64, 3) and abs(int(pixels.mean()) - 90) <= 2
+
+
+def batch(seed=0, n=6, size=32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
+
+
+def test_rotate_zoom_changes_pixels_and_fills_borders():
+    images = batch()
+    out = RotateZoom()(images, generator=torch.Generator().manual_seed(1))
+    assert out.shape == images.shape and out.dtype == torch.float32
+    assert not torch.allclose(out, images.float() / 255, atol=1e-3)
+    # A uniform painting stays uniform: uncovered borders are filled from the painting, not black.
+    grey = torch.full((4, 3, 32, 32), 128, dtype=torch.uint8)
+    warped = RotateZoom(zoom_min=0.5, zoom_max=0.5)(grey, generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(warped, torch.full_like(warped, 128 / 255), atol=1e-4)
+
+
+def test_flips_yield_only_the_four_flip_variants():
+    images = batch(n=1).expand(64, -1, -1, -1).contiguous()
+    out = RandomFlips()(images, generator=torch.Generator().manual_seed(0))
+    x = images[0].float() / 255
+    variants = [x, x.flip(-1), x.flip(-2), x.flip(-1).flip(-2)]
+    seen = set()
+    for sample in out:
+        matches = [i for i, v in enumerate(variants) if torch.equal(sample, v)]
+        assert len(matches) >= 1
+        seen.add(matches[0])
+    assert seen == {0, 1, 2, 3}
+
+
+def test_validation_is_deterministic_and_unchanged():
+    images = batch()
+    assert torch.equal(NoAugment()(images), NoAugment()(images))
+    assert torch.equal(NoAugment()(images), images.float() / 255)
+
+
+def test_unknown_augmentation_is_a_clear_error():
+    with pytest.raises(ValueError, match="rotate_zoom"):
+        build_augmentation("mixup")
