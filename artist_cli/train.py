@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
-from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
 
+from artist_cli.wandb_mode import wandb_mode
 from artist_cli.weights import CheckpointMismatchError, init_weights_from
 from callbacks import BackboneFreeze, StageSummary
 from datamodules import PaintingsDataModule
@@ -23,6 +24,15 @@ from lightning_modules.backbones import WeightsNotFoundError
 
 def run_dir_of(runs_dir: str, run: str) -> str:
     return str(Path(runs_dir) / run)
+
+
+class SaveAndLogConfig(SaveConfigCallback):
+    """Write config.yaml to the stage folder and give every logger the full resolved config."""
+
+    def save_config(self, trainer, pl_module, stage: str) -> None:
+        resolved = self.config.as_dict()
+        for logger in trainer.loggers:
+            logger.log_hyperparams(resolved)
 
 
 class ArtistCLI(LightningCLI):
@@ -56,10 +66,24 @@ class ArtistCLI(LightningCLI):
         config.checkpoint.dirpath = str(stage_dir)
         config.trainer.default_root_dir = str(stage_dir)
         loggers = config.trainer.logger
-        for logger in loggers if isinstance(loggers, list) else [loggers]:
+        loggers = loggers if isinstance(loggers, list) else [loggers]
+        mode = wandb_mode()
+        kept = []
+        for logger in loggers:
             init_args = getattr(logger, "init_args", None)
             if init_args is not None and "save_dir" in init_args:
                 init_args.save_dir = str(stage_dir)
+            if str(getattr(logger, "class_path", "")).endswith("WandbLogger"):
+                if mode == "disabled":
+                    continue
+                # The three stages of one run form one W&B group; the stage names the run.
+                init_args.group = config.run
+                init_args.job_type = config.stage
+                init_args.name = f"{config.run}/{config.stage}"
+                init_args.offline = mode != "online"
+                init_args.log_model = mode == "online"  # artifacts need a server
+            kept.append(logger)
+        config.trainer.logger = kept if isinstance(config.trainer.logger, list) else (kept[0] if kept else False)
 
     def before_fit(self) -> None:
         config = self._config
@@ -80,7 +104,8 @@ class ArtistCLI(LightningCLI):
 def main(args=None) -> None:
     try:
         ArtistCLI(ArtistClassifier, PaintingsDataModule, subclass_mode_model=False,
-                  subclass_mode_data=False, save_config_kwargs={"overwrite": True}, args=args)
+                  subclass_mode_data=False, save_config_callback=SaveAndLogConfig,
+                  save_config_kwargs={"overwrite": True}, args=args)
     except (WeightsNotFoundError, FileNotFoundError) as error:
         sys.exit(f"error: {error}")
 
