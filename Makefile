@@ -1,5 +1,5 @@
 # Artist trainer. Variables: DATA (data folder or CSV), RUN (run name), PRESET (configs/presets/*.yaml),
-# ARGS (extra LightningCLI overrides), CKPT / OUT for evaluate.
+# ARGS (extra LightningCLI overrides), CKPT / OUT / INPUT / SIZES / FLIPS for evaluate, predict, export.
 DATA   ?= data/sample
 RUN    ?= default
 PRESET ?= default
@@ -9,7 +9,7 @@ STAMP  := .venv/.installed
 
 TRAIN = $(PYTHON) -m artist_cli.train fit --config configs/base.yaml --config configs/presets/$(PRESET).yaml
 
-.PHONY: install test stage1 stage2 stage3 train evaluate sample clean
+.PHONY: install test stage1 stage2 stage3 train evaluate predict export sync sample clean
 
 install: $(STAMP)
 
@@ -33,6 +33,18 @@ train: stage1 stage2 stage3
 evaluate: $(STAMP)
 	@test -n "$(CKPT)" || (echo "usage: make evaluate CKPT=runs/<run>/<stage>/best.ckpt [DATA=folder] [OUT=file.json]" && exit 2)
 	$(PYTHON) -m artist_cli.evaluate --ckpt $(CKPT) --data $(DATA) $(if $(OUT),--out $(OUT))
+
+predict: $(STAMP)
+	@test -n "$(CKPT)" -a -n "$(INPUT)" || (echo "usage: make predict CKPT=... INPUT=image-or-folder [SIZES=224,260,296] [FLIPS=1] [OUT=preds.csv]" && exit 2)
+	$(PYTHON) -m artist_cli.predict --ckpt $(CKPT) --input $(INPUT) $(if $(SIZES),--sizes $(SIZES)) $(if $(FLIPS),--flips) $(if $(OUT),--out $(OUT))
+
+export: $(STAMP)
+	@test -n "$(CKPT)" || (echo "usage: make export CKPT=... [OUT=path/without/suffix] [DATA=folder for the check]" && exit 2)
+	$(PYTHON) -m artist_cli.export --ckpt $(CKPT) --data $(DATA) $(if $(OUT),--out $(OUT))
+
+# Upload a run's offline W&B logs (needs `wandb login` first).
+sync: $(STAMP)
+	.venv/bin/wandb sync runs/$(RUN)/stage*/wandb/offline-run-*
 
 sample: $(STAMP)
 	$(PYTHON) -m artist_cli.make_sample ../shared/data/best-artworks-128 data/sample

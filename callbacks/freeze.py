@@ -11,6 +11,9 @@ class BackboneFreeze(BaseFinetuning):
     Args:
         frozen: freeze `pl_module.backbone` for the whole fit; `False` makes this a no-op, so
             every stage can carry the callback and a config decides.
+        feature_cache: with a frozen backbone and a finite augmentation (flips: 4 variants),
+            compute the head's inputs once and train the head on them (see
+            `datamodules.feature_cache`); the dense blocks, dropout and BatchNorm still train live.
 
     Lightning's own `freeze(..., train_bn=False)` stops gradients and running-stat updates but
     leaves BatchNorm layers in train mode, where they normalise with each batch's statistics.
@@ -21,9 +24,16 @@ class BackboneFreeze(BaseFinetuning):
     and the DDP wrapper are built.
     """
 
-    def __init__(self, frozen: bool = False):
+    def __init__(self, frozen: bool = False, feature_cache: bool = True):
         super().__init__()
-        self.frozen = frozen
+        self.frozen, self.feature_cache = frozen, feature_cache
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_fit_start(trainer, pl_module)
+        datamodule = trainer.datamodule
+        if self.frozen and self.feature_cache and hasattr(datamodule, "cache_features"):
+            # Runs after the starting weights are in place and before any dataloader is built.
+            datamodule.cache_features(pl_module)
 
     def freeze_before_training(self, pl_module: pl.LightningModule) -> None:
         if self.frozen:

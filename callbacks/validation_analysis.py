@@ -55,9 +55,9 @@ def analyse_validation(model, datamodule) -> ValidationAnalysis:
     model.eval()
     probs, labels, rows = [], [], []
     try:
-        for images, y, r in datamodule.val_dataloader():
-            images = datamodule.eval_augmentation(images.to(model.device))
-            probs.append(model(images).softmax(dim=1).float().cpu())
+        for inputs, y, r in datamodule.val_dataloader():
+            inputs = datamodule.model_inputs(inputs.to(model.device), training=False)
+            probs.append(model(inputs).softmax(dim=1).float().cpu())
             labels.append(y)
             rows.append(r)
     finally:

@@ -48,4 +48,4 @@ def load_rgb(path, size: int) -> np.ndarray:
         rgb = to_rgb(image)
         if rgb.size != (size, size):
             rgb = rgb.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
-        return np.asarray(rgb, dtype=np.uint8)
+        return np.array(rgb, dtype=np.uint8)  # a writable copy

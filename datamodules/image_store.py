@@ -80,6 +80,5 @@ class ImageStore:
             list(tqdm(pool.map(decode, range(len(paths))), total=len(paths),
                       desc=f"Decoding images to {size}px cache", unit="img", mininterval=2.0))
         pixels.flush()
-        del pixels
         os.replace(tmp_data, data_path)
         meta_path.write_text(json.dumps({"size": size, "n": len(paths), "failed": failed}))

@@ -10,8 +10,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.augment import NoAugment, build_augmentation
+from datamodules.augment import NoAugment, RandomFlips, build_augmentation
 from datamodules.discovery import REPORT_COLUMNS, discover
+from datamodules.feature_cache import FeatureDataset, compute_features, pick_variants
 from datamodules.image_store import ImageStore
 from datamodules.selection import select_artists
 from datamodules.split import artists_from_manifest, read_manifest, stratified_split, write_manifest
@@ -80,6 +81,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         self._split: pd.DataFrame | None = None
         self._report: list[dict] = []
         self.store: ImageStore | None = None
+        self.feature_datasets: dict[str, FeatureDataset] = {}
 
     # ---- the split: made once per run, then read back ------------------------------------
     def split_params(self) -> dict:
@@ -167,8 +169,36 @@ class PaintingsDataModule(pl.LightningDataModule):
         for reason, count in report["reason"].value_counts().items():
             log.warning("Skipped %d file(s): %s", count, reason)
 
+    # ---- stage-2 feature cache ---------------------------------------------------------------
+    @property
+    def train_variants(self) -> int | None:
+        """How many distinct inputs the training augmentation can produce (None: unbounded)."""
+        if isinstance(self.train_augmentation, RandomFlips):
+            return 4
+        if isinstance(self.train_augmentation, NoAugment):
+            return 1
+        return None
+
+    def cache_features(self, model) -> bool:
+        """Serve the head's inputs instead of images, computed once with `model` (frozen backbone)."""
+        variants = self.train_variants
+        if variants is None:
+            log.info("Feature cache off: %s augmentation has no finite set of variants",
+                     self.hparams.train_augment)
+            return False
+        for part, dataset in self.datasets.items():
+            features = compute_features(model, dataset, variants if part == "train" else 1,
+                                        batch_size=max(self.hparams.batch_size, 64),
+                                        desc=f"Caching {part} features ({variants if part == 'train' else 1} variants)")
+            self.feature_datasets[part] = FeatureDataset(features, dataset.labels, dataset.rows)
+        return True
+
     # ---- loaders ------------------------------------------------------------------------------
     def _loader(self, part: str, shuffle: bool) -> DataLoader:
+        if part in self.feature_datasets:
+            # Features are already in memory: no workers, nothing to decode.
+            return DataLoader(self.feature_datasets[part], batch_size=self.hparams.batch_size, shuffle=shuffle,
+                              drop_last=shuffle and len(self.feature_datasets[part]) > self.hparams.batch_size)
         workers = self.hparams.num_workers
         if workers is None:
             workers = min(8, os.cpu_count() or 1) if torch.cuda.is_available() else 0
@@ -184,8 +214,13 @@ class PaintingsDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)
 
+    def model_inputs(self, inputs: torch.Tensor, training: bool) -> torch.Tensor:
+        """What the model gets for a loader batch: augmented floats, or one cached feature variant."""
+        if inputs.dim() == 3:  # cached features (B, variants, F): one variant per sample
+            return pick_variants(inputs) if training else inputs[:, 0]
+        return (self.train_augmentation if training else self.eval_augmentation)(inputs)
+
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        images, labels, rows = batch
+        inputs, labels, rows = batch
         training = self.trainer is not None and self.trainer.training
-        augment = self.train_augmentation if training else self.eval_augmentation
-        return augment(images), labels, rows
+        return self.model_inputs(inputs, training), labels, rows

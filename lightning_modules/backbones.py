@@ -92,7 +92,6 @@ class _Features(nn.Module):
 
 
 def resnet50(pretrained: bool, weights_path: str | None) -> Backbone:
-    from torchvision.models import ResNet50_Weights
     from torchvision.models import resnet50 as build
 
     model = build(weights=None)

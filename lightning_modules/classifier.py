@@ -86,6 +86,9 @@ class ArtistClassifier(pl.LightningModule):
         return self.pool(self.backbone(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits for images (B, 3, H, W), or for cached head inputs (B, F) from the feature cache."""
+        if images.dim() == 2:
+            return self.classifier(images)
         return self.classifier(self.features(images))
 
     @property

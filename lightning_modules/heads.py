@@ -30,7 +30,26 @@ class SpatialPyramidPool(nn.Module):
         self.out_features = channels * sum(n * n for n in self.bins)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export():
+            return torch.cat([binned_max_pool(x, n) for n in self.bins], dim=1)
         return torch.cat([F.adaptive_max_pool2d(x, n).flatten(1) for n in self.bins], dim=1)
+
+
+def binned_max_pool(x: torch.Tensor, n: int) -> torch.Tensor:
+    """adaptive_max_pool2d(x, n).flatten(1) written with slices, so ONNX keeps height and width dynamic.
+
+    Same bin edges as PyTorch's adaptive pooling: [floor(i*H/n), ceil((i+1)*H/n)).
+    """
+    height, width = x.shape[-2], x.shape[-1]
+    cells = []
+    for i in range(n):
+        # ceil(a / n) as (a + n - 1) // n: ONNX integer division truncates, so no negatives.
+        top, bottom = (i * height) // n, ((i + 1) * height + n - 1) // n
+        for j in range(n):
+            left, right = (j * width) // n, ((j + 1) * width + n - 1) // n
+            cells.append(x[:, :, top:bottom, left:right].amax(dim=(2, 3)))
+    # adaptive pooling's flatten order is channel-major: (C, n, n)
+    return torch.stack(cells, dim=2).flatten(1)
 
 
 def dense_block(in_features: int, units: int, dropout: float) -> nn.Sequential:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -70,3 +71,19 @@ def tiny_model_kwargs(**overrides) -> dict:
 def env_for_subprocess(tmp_path: Path) -> dict:
     env = dict(os.environ, WANDB_MODE="disabled", PYTHONWARNINGS="ignore")
     return env
+
+
+TINY = ["--model.pretrained=false", "--model.channels_last=false", "--data.image_size=32", "--data.batch_size=8",
+        "--trainer.max_epochs=2", "--trainer.accelerator=cpu", "--trainer.enable_progress_bar=false"]
+
+
+@pytest.fixture(scope="session")
+def three_stage_run(tmp_path_factory):
+    """`make stage1 stage2 stage3` on generated data, through the Makefile and LightningCLI."""
+    tmp = tmp_path_factory.mktemp("three")
+    data = make_collection(tmp / "data", {"Claude_Monet": 12, "Edgar_Degas": 12, "Paul_Gauguin": 12})
+    args = " ".join(TINY + [f"--runs_dir={tmp / 'runs'}", f"--data.cache_dir={tmp / 'cache'}"])
+    result = subprocess.run(["make", "stage1", "stage2", "stage3", f"DATA={data}", "RUN=t", f"ARGS={args}"],
+                            cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp), timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return tmp, data, result

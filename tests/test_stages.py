@@ -1,8 +1,6 @@
 """The three stages: freezing, weights-only chaining, and the real Makefile/CLI path."""
 import json
-import shutil
 import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,7 +11,7 @@ from artist_cli.train import ArtistCLI
 from callbacks import BackboneFreeze
 from datamodules import PaintingsDataModule
 from lightning_modules import ArtistClassifier
-from tests.conftest import REPO, env_for_subprocess, make_collection, tiny_datamodule_kwargs, tiny_model_kwargs
+from tests.conftest import REPO, TINY, env_for_subprocess, make_collection, tiny_datamodule_kwargs, tiny_model_kwargs
 
 
 def fit_one_epoch(tmp_path, collection, callbacks):
@@ -40,22 +38,6 @@ def test_without_freeze_the_same_run_moves_the_backbone(tmp_path, collection):
     _, changed = fit_one_epoch(tmp_path, collection, [BackboneFreeze(frozen=False)])
     assert any(k.startswith("backbone.") and "running_mean" in k for k in changed)
     assert any(k.startswith("backbone.") and k.endswith("weight") for k in changed)
-
-
-TINY = ["--model.pretrained=false", "--model.channels_last=false", "--data.image_size=32", "--data.batch_size=8",
-        "--trainer.max_epochs=2", "--trainer.accelerator=cpu", "--trainer.enable_progress_bar=false"]
-
-
-@pytest.fixture(scope="module")
-def three_stage_run(tmp_path_factory):
-    """`make stage1 stage2 stage3` on generated data, through the Makefile and LightningCLI."""
-    tmp = tmp_path_factory.mktemp("three")
-    data = make_collection(tmp / "data", {"Claude_Monet": 12, "Edgar_Degas": 12, "Paul_Gauguin": 12})
-    args = " ".join(TINY + [f"--runs_dir={tmp / 'runs'}", f"--data.cache_dir={tmp / 'cache'}"])
-    result = subprocess.run(["make", "stage1", "stage2", "stage3", f"DATA={data}", "RUN=t", f"ARGS={args}"],
-                            cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp), timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return tmp, data, result
 
 
 def test_three_stages_write_every_file(three_stage_run):

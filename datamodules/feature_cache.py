@@ -1,0 +1,53 @@
+"""Stage-2 feature cache: a frozen backbone under flips has exactly 4 outputs per painting.
+
+The head's input (pooled GAP or SPP features) is computed once per flip variant, and the head
+then trains on those, drawing one variant per sample per batch. Same model, same metrics as the
+live path (the backbone is in eval mode either way), at a fraction of the cost.
+"""
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from datamodules.augment import to_float
+
+# Order of the 4 variants: identity, horizontal, vertical, both.
+FLIP_VARIANTS = (lambda x: x, lambda x: x.flip(-1), lambda x: x.flip(-2), lambda x: x.flip(-1).flip(-2))
+
+
+class FeatureDataset(Dataset):
+    """Samples (features, label, row); features are (V, F) for training variants or (F,) for validation."""
+
+    def __init__(self, features: torch.Tensor, labels, rows):
+        self.features, self.labels, self.rows = features, list(labels), list(rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int):
+        return self.features[i], self.labels[i], self.rows[i]
+
+
+@torch.no_grad()
+def compute_features(model, dataset, variants: int, batch_size: int = 64, desc: str = "") -> torch.Tensor:
+    """Head inputs for every sample of an image dataset: (N, variants, F), float32 (exactly the live values)."""
+    was_training = model.training
+    model.eval()
+    out = []
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+    try:
+        for images, _labels, _rows in tqdm(loader, desc=desc, unit="batch", mininterval=2.0):
+            images = to_float(images.to(model.device))
+            per_variant = [model.features(flip(images)).float().cpu() for flip in FLIP_VARIANTS[:variants]]
+            out.append(torch.stack(per_variant, dim=1))
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
+
+
+def pick_variants(features: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One random variant per sample from (B, V, F)."""
+    batch, variants = features.shape[:2]
+    choice = torch.randint(0, variants, (batch,), generator=generator).to(features.device)
+    return features[torch.arange(batch, device=features.device), choice]

@@ -1,0 +1,137 @@
+"""What a person sees of a run: W&B offline logs, plots, report.md, predictions and ONNX."""
+import json
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from artist_cli.predict import predict_image, probabilities, vote
+from callbacks.plots import lr_drop_epochs, plot_curves
+from tests.conftest import REPO, TINY, env_for_subprocess, make_collection
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, path
+    width, height = struct.unpack(">II", data[16:24])
+    assert width > 50 and height > 50, path
+
+
+def test_stage_plots_and_report_exist(three_stage_run):
+    tmp, _, _ = three_stage_run
+    run = tmp / "runs" / "t"
+    for name in ["data_overview.png", "augmentation_preview.png"]:
+        assert_png(run / name)
+    for stage in ["stage1", "stage2", "stage3"]:
+        for name in ["curves.png", "confusion.png", "gradcam.png"]:
+            assert_png(run / stage / name)
+        assert (run / stage / "per_artist.csv").read_text().startswith("artist,precision,recall,f1,support")
+        assert (run / stage / "logs" / "metrics.csv").is_file()
+    report = (run / "report.md").read_text()
+    for stage in ["stage1", "stage2", "stage3"]:
+        assert f"| {stage} |" in report and f"## {stage}" in report
+
+
+def test_lr_drop_lines_sit_where_the_lr_changed(tmp_path, monkeypatch):
+    history = [{"epoch": e, "val_loss": 1.0 / (e + 1), "val_macro_f1": 0.1 * e, "lr": [lr]}
+               for e, lr in enumerate([1e-4, 1e-4, 1e-4, 1e-5, 1e-5, 1e-6])]
+    assert lr_drop_epochs(history) == [3, 5]
+    drawn = []
+    import matplotlib.axes
+    original = matplotlib.axes.Axes.axvline
+    monkeypatch.setattr(matplotlib.axes.Axes, "axvline",
+                        lambda self, x=0, **kw: drawn.append((x, kw.get("color"))) or original(self, x, **kw))
+    plot_curves(history, best_epoch=4, path=tmp_path / "c.png")
+    assert sorted(x for x, c in drawn if c == "red") == [3, 3, 5, 5]  # both panels
+    assert [x for x, c in drawn if c == "black"] == [4, 4]
+    assert_png(tmp_path / "c.png")
+
+
+def test_vote_majority_and_tie_rule():
+    # sizes 1 and 2 vote for artist 0, size 3 for artist 1: majority wins
+    probs = torch.tensor([[0.5, 0.4, 0.1], [0.45, 0.35, 0.2], [0.1, 0.8, 0.1]])
+    assert vote(probs) == 0
+    # one vote each for 0 and 1: the higher mean probability (artist 1: 0.6 vs 0.45) wins
+    tie = torch.tensor([[0.5, 0.4, 0.1], [0.4, 0.8, 0.0]])
+    assert vote(tie) == 1
+
+
+def test_predict_probabilities_sum_to_one_and_top1_is_stable(three_stage_run):
+    from artist_cli.evaluate import load_model
+    tmp, data, _ = three_stage_run
+    model, meta = load_model(tmp / "runs" / "t" / "stage3" / "best.ckpt")
+    image = next((data / "images" / "Claude_Monet").glob("*.jpg"))
+    probs = probabilities(model, image, 32, flips=True)
+    assert probs.sum().item() == pytest.approx(1.0, abs=1e-5)
+    first = predict_image(model, meta["artists"], image, [32, 48, 64])
+    second = predict_image(model, meta["artists"], image, [32, 48, 64])
+    assert first == second and first["artist_1"] in meta["artists"]
+    assert first["p_1"] + first["p_2"] + first["p_3"] == pytest.approx(1.0, abs=1e-4)  # 3 artists
+
+
+def test_predict_cli_skips_a_bad_file(three_stage_run, tmp_path):
+    tmp, data, _ = three_stage_run
+    folder = tmp_path / "in"
+    shutil.copytree(data / "images" / "Edgar_Degas", folder)
+    (folder / "broken.jpg").write_text("not an image")
+    out = tmp_path / "p.csv"
+    result = subprocess.run(["make", "predict", f"CKPT={tmp / 'runs' / 't' / 'stage3' / 'best.ckpt'}",
+                             f"INPUT={folder}", "SIZES=32,40", "FLIPS=1", f"OUT={out}"],
+                            cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = out.read_text().strip().splitlines()
+    assert lines[0] == "path,artist_1,p_1,artist_2,p_2,artist_3,p_3" and len(lines) == 13
+    assert "skipped" in result.stderr and "broken.jpg" in result.stderr
+
+
+def test_onnx_export_matches_pytorch(three_stage_run, tmp_path):
+    tmp, data, _ = three_stage_run
+    result = subprocess.run(["make", "export", f"CKPT={tmp / 'runs' / 't' / 'stage3' / 'best.ckpt'}",
+                             f"OUT={tmp_path / 'model'}", f"DATA={data}"],
+                            cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "max |logit diff|" in result.stdout
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["artists"] == ["Claude Monet", "Edgar Degas", "Paul Gauguin"]
+    assert (tmp_path / "model.onnx").stat().st_size > 1_000_000
+
+
+def test_spp_onnx_keeps_height_and_width_dynamic(tmp_path):
+    from artist_cli.export import check_against_torch, export_onnx
+    from lightning_modules import ArtistClassifier
+    model = ArtistClassifier(pretrained=False, num_classes=4, head="spp", channels_last=False).eval()
+    meta = {"image_size": 64, "head": "spp", "artists": list("abcd"), "mean": [0.5] * 3, "std": [0.5] * 3,
+            "backbone": "efficientnet_lite0"}
+    onnx_path, _ = export_onnx(model, meta, tmp_path / "spp")
+    gen = torch.Generator().manual_seed(0)
+    for size in (64, 96, 130):
+        images = [torch.randint(0, 256, (size, size, 3), generator=gen, dtype=torch.uint8).numpy() for _ in range(2)]
+        assert check_against_torch(model, onnx_path, images) < 1e-4
+
+
+def test_wandb_offline_run_is_readable(tmp_path):
+    """A real offline W&B run from a tiny training run, read back with `wandb leet inspect --summary`."""
+    data = make_collection(tmp_path / "data", {"Claude_Monet": 6, "Edgar_Degas": 6, "Paul_Gauguin": 6})
+    env = env_for_subprocess(tmp_path)
+    env.pop("WANDB_MODE")
+    env.update(WANDB_API_KEY="", HOME=str(tmp_path), NETRC=str(tmp_path / "none"))
+    args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}"])
+    result = subprocess.run(["make", "stage1", f"DATA={data}", "RUN=wb", f"ARGS={args}"], cwd=REPO,
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = sorted((tmp_path / "runs" / "wb" / "stage1" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    inspect = subprocess.run([str(REPO / ".venv" / "bin" / "wandb"), "leet", "inspect", "--summary", "--json",
+                              str(runs[0])], capture_output=True, text=True, env=env, timeout=120)
+    assert inspect.returncode == 0, inspect.stderr
+    summary = json.loads(inspect.stdout)
+    text = json.dumps(summary)
+    for metric in ["val/macro_f1", "val/top1", "val/top2", "train/loss", "val/loss"]:
+        assert metric in text, metric
+    assert summary["config"]["model"]["backbone"] == "efficientnet_lite0"
+    assert summary["config"]["run"] == "wb" and summary["config"]["stage"] == "stage1"
