@@ -9,7 +9,7 @@ STAMP  := .venv/.installed
 
 TRAIN = $(PYTHON) -m artist_cli.train fit --config configs/base.yaml --config configs/presets/$(PRESET).yaml
 
-.PHONY: install test stage1 stage2 stage3 train evaluate predict export sync sample clean
+.PHONY: bench install test stage1 stage2 stage3 train evaluate predict export sync sample clean
 
 install: $(STAMP)
 
@@ -45,6 +45,10 @@ export: $(STAMP)
 # Upload a run's offline W&B logs (needs `wandb login` first).
 sync: $(STAMP)
 	.venv/bin/wandb sync runs/$(RUN)/stage*/wandb/offline-run-*
+
+# Speed of the pipeline against the model alone; writes bench/results.json and bench/results.md.
+bench: $(STAMP)
+	$(PYTHON) bench/run_bench.py $(ARGS)
 
 sample: $(STAMP)
 	$(PYTHON) -m artist_cli.make_sample ../shared/data/best-artworks-128 data/sample
