@@ -1,4 +1,5 @@
 # Artist trainer. Variables: DATA (data folder or CSV), RUN (run name), PRESET (configs/presets/*.yaml),
+# FORCE=1 (rerun a finished stage),
 # ARGS (extra LightningCLI overrides), CKPT / OUT / INPUT / SIZES / FLIPS for evaluate, predict, export.
 DATA   ?= data/sample
 RUN    ?= default
@@ -26,7 +27,7 @@ test: $(STAMP)
 	$(PYTHON) -m pytest -q
 
 stage1 stage2 stage3: $(STAMP)
-	$(TRAIN) --config configs/$@.yaml --run $(RUN) --data.root $(DATA) $(ARGS)
+	$(TRAIN) --config configs/$@.yaml --run $(RUN) --data.root $(DATA) $(if $(FORCE),--force=true) $(ARGS)
 
 train: stage1 stage2 stage3
 

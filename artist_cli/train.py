@@ -8,6 +8,8 @@ weights (weights only: new optimiser, scheduler and early-stopping state).
 """
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -42,6 +44,8 @@ class ArtistCLI(LightningCLI):
         parser.add_argument("--stage", default="stage1", help="Stage name: its outputs go to <run>/<stage>/")
         parser.add_argument("--init_from", type=str | None, default=None,
                             help="Earlier stage whose best.ckpt gives the starting weights (weights only)")
+        parser.add_argument("--force", type=bool, default=False,
+                            help="Rerun a stage that already finished (its old outputs are deleted)")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
@@ -61,8 +65,29 @@ class ArtistCLI(LightningCLI):
         config = self._config
         return Path(config.runs_dir) / config.run / config.stage
 
+    def _finished_resumed_or_fresh(self) -> None:
+        """A finished stage is not silently redone; an interrupted one resumes from last.ckpt."""
+        config, stage_dir = self._config, self.stage_dir
+        self.resuming = False
+        if self.subcommand != "fit":
+            return
+        if config.force and stage_dir.exists():
+            shutil.rmtree(stage_dir)
+            print(f"[{config.stage}] --force: removed the previous outputs in {stage_dir}", flush=True)
+        elif (stage_dir / "metrics.json").is_file():
+            done = json.loads((stage_dir / "metrics.json").read_text())
+            print(f"[{config.stage}] already complete in {stage_dir} (best epoch {done.get('best_epoch')}, "
+                  f"validation macro-F1 {done.get('macro_f1', float('nan')):.3f}); nothing to do.\n"
+                  f"To train it again: make {config.stage} RUN={config.run} FORCE=1", flush=True)
+            sys.exit(0)
+        elif (stage_dir / "last.ckpt").is_file() and not config.get("ckpt_path"):
+            config.ckpt_path = str(stage_dir / "last.ckpt")
+            self.resuming = True
+            print(f"[{config.stage}] resuming the interrupted stage from {config.ckpt_path}", flush=True)
+
     def before_instantiate_classes(self) -> None:
         config, stage_dir = self._config, self.stage_dir
+        self._finished_resumed_or_fresh()
         config.checkpoint.dirpath = str(stage_dir)
         config.trainer.default_root_dir = str(stage_dir)
         loggers = config.trainer.logger
@@ -87,8 +112,8 @@ class ArtistCLI(LightningCLI):
 
     def before_fit(self) -> None:
         config = self._config
-        if not config.init_from:
-            return
+        if not config.init_from or getattr(self, "resuming", False):
+            return  # a resumed stage gets everything, weights included, from its last.ckpt
         source = Path(config.runs_dir) / config.run / config.init_from / "best.ckpt"
         if not source.is_file():
             sys.exit(f"error: {config.stage} starts from {config.init_from}'s best weights, but "

@@ -20,6 +20,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from datamodules.artist_names import display_name, match_key
+from datamodules.decoding import strict_pixel_limit
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,11 @@ def check_header(path: Path) -> tuple[str, str] | None:
     try:
         if path.stat().st_size == 0:
             return "empty_file", "0 bytes"
-        with Image.open(path) as image:
+        with strict_pixel_limit(), Image.open(path) as image:
             image.size  # noqa: B018 - touching size forces the header parse
     except FileNotFoundError as error:
         return "missing_file", str(error)
-    except Image.DecompressionBombError as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         return "decompression_bomb", str(error)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         return "not_an_image", f"{type(error).__name__}: {error}"

@@ -37,6 +37,7 @@ class ArtistClassifier(pl.LightningModule):
         label_smoothing: cross-entropy label smoothing.
         channels_last: NHWC memory layout; about 1.7x faster training on CPU and what tensor
             cores want on GPU.
+        compile: run the backbone through `torch.compile` (GPU runs; the first steps are slow).
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class ArtistClassifier(pl.LightningModule):
         lr_patience: int = 4,
         label_smoothing: float = 0.0,
         channels_last: bool = True,
+        compile: bool = False,
     ):
         super().__init__()
         if artists is not None and len(artists) != num_classes:
@@ -74,6 +76,8 @@ class ArtistClassifier(pl.LightningModule):
         self.val_confusion = confusion_matrix(num_classes)
         if channels_last:
             self.backbone.to(memory_format=torch.channels_last)
+        # Kept outside the module tree so state_dict keys (and checkpoints) stay the same.
+        self.__dict__["_backbone_fn"] = torch.compile(self.backbone) if compile else self.backbone
 
     # ---- forward ------------------------------------------------------------------------------
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -83,7 +87,7 @@ class ArtistClassifier(pl.LightningModule):
         images = (images - self.mean) / self.std
         if self.hparams.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        return self.pool(self.backbone(images))
+        return self.pool(self._backbone_fn(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits for images (B, 3, H, W), or for cached head inputs (B, F) from the feature cache."""
@@ -121,7 +125,8 @@ class ArtistClassifier(pl.LightningModule):
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        # fused: one kernel for all parameters, ~4x cheaper steps on CPU (matters for the cached stage 2)
+        optimizer = torch.optim.Adam(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=True)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=self.hparams.lr_factor,
             # torch drops when bad epochs > patience, Keras when >= patience: shift by one.

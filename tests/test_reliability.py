@@ -1,0 +1,196 @@
+"""Bad input is skipped with a reason, interrupted stages resume, finished stages are not redone."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from datamodules import PaintingsDataModule
+from datamodules.discovery import discover
+from tests.conftest import REPO, TINY, env_for_subprocess, make_collection, tiny_datamodule_kwargs
+
+
+def build(tmp_path, root, **kw):
+    dm = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(root), **kw))
+    dm.prepare_data()
+    dm.setup("fit")
+    report = pd.read_csv(tmp_path / "run" / "data_report.csv")
+    return dm, dict(zip(report["path"].map(lambda p: os.path.basename(p)), report["reason"]))
+
+
+def rgb(size=(40, 30), seed=0):
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+
+
+@pytest.fixture
+def base(tmp_path):
+    return make_collection(tmp_path / "data", {"Claude_Monet": 6, "Edgar_Degas": 6})
+
+
+def folder(base):
+    return base / "images" / "Claude_Monet"
+
+
+# ---- one test per bad-input kind ----------------------------------------------------------
+@pytest.mark.parametrize("name,content,reason", [
+    ("zero.jpg", b"", "empty_file"),
+    ("page.jpg", b"<!DOCTYPE html><html><body>404</body></html>", "not_an_image"),
+    ("notes.jpg", b"just some text saved with the wrong name", "not_an_image"),
+    ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not_an_image"),
+])
+def test_unreadable_files_are_reported(tmp_path, base, name, content, reason):
+    (folder(base) / name).write_bytes(content)
+    dm, reasons = build(tmp_path, base)
+    assert reasons == {name: reason}
+    assert len(dm.datasets["train"]) + len(dm.datasets["val"]) == 12
+
+
+def test_truncated_jpeg_fails_at_decoding_and_is_reported(tmp_path, base):
+    data = (folder(base) / "Claude_Monet_1.jpg").read_bytes()
+    (folder(base) / "Claude_Monet_1.jpg").write_bytes(data[: len(data) * 2 // 3])  # header intact
+    dm, reasons = build(tmp_path, base)
+    assert reasons == {"Claude_Monet_1.jpg": "decode_failed"}
+    assert len(dm.datasets["train"]) + len(dm.datasets["val"]) == 11
+
+
+@pytest.mark.parametrize("mode,fmt,extra", [
+    ("CMYK", "JPEG", {}), ("I;16", "PNG", {}), ("RGBA", "PNG", {}), ("P", "PNG", {"transparency": 0}),
+    ("L", "JPEG", {}), ("1", "PNG", {}),
+])
+def test_odd_modes_are_used_not_skipped(tmp_path, base, mode, fmt, extra):
+    image = rgb().convert("L").convert(mode) if mode == "I;16" else rgb().convert(mode)
+    image.save(folder(base) / f"odd.{fmt.lower()}", format=fmt, **extra)
+    dm, reasons = build(tmp_path, base)
+    assert reasons == {}
+    assert len(dm.datasets["train"]) + len(dm.datasets["val"]) == 13
+
+
+def test_decompression_bomb_is_skipped_without_lifting_the_limit(tmp_path, base, monkeypatch):
+    rgb((60, 60)).save(folder(base) / "huge.png")        # 3600 px: over 1x, under 2x the limit below
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2500)
+    found = discover(base)
+    assert found.skipped_frame().set_index("path")["reason"].to_dict() == {
+        str(folder(base) / "huge.png"): "decompression_bomb"}
+    assert Image.MAX_IMAGE_PIXELS == 2500
+
+
+def test_file_removed_after_indexing_is_counted_and_training_goes_on(tmp_path, base):
+    dm = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(base)))
+    assert len(dm.split) == 12  # indexed
+    (folder(base) / "Claude_Monet_2.jpg").unlink()
+    dm.prepare_data()
+    dm.setup("fit")
+    report = pd.read_csv(tmp_path / "run" / "data_report.csv")
+    assert report["reason"].tolist() == ["decode_failed"] and "FileNotFoundError" in report["detail"][0]
+    assert len(dm.datasets["train"]) + len(dm.datasets["val"]) == 11
+    next(iter(dm.train_dataloader()))
+
+
+def test_symlink_outside_root_and_os_junk_are_skipped(tmp_path, base):
+    outside = tmp_path / "elsewhere.jpg"
+    rgb().save(outside)
+    (folder(base) / "link.jpg").symlink_to(outside)
+    (folder(base) / ".DS_Store").write_bytes(b"\x00\x01")
+    (folder(base) / "Thumbs.db").write_bytes(b"\x00\x01")
+    _, reasons = build(tmp_path, base)
+    assert reasons == {"link.jpg": "symlink_outside_root", ".DS_Store": "os_junk_or_hidden",
+                       "Thumbs.db": "os_junk_or_hidden"}
+
+
+# ---- folders and names ----------------------------------------------------------------------
+def test_no_images_at_all_is_a_clear_error(tmp_path):
+    (tmp_path / "images" / "Claude_Monet").mkdir(parents=True)
+    with pytest.raises(ValueError, match="No images found"):
+        discover(tmp_path)
+
+
+def test_empty_artist_folder_and_single_image_artist(tmp_path, base):
+    (base / "images" / "Jan_van_Eyck").mkdir()
+    make_collection(base, {"Claude_Monet": 6, "Edgar_Degas": 6, "Titian": 1})
+    dm, reasons = build(tmp_path, base)
+    assert dm.artists == ["Claude Monet", "Edgar Degas"]
+    assert reasons == {"Jan_van_Eyck": "empty_artist_folder", "Titian_1.jpg": "artist_below_min_images"}
+
+
+def test_accented_and_broken_names_are_one_artist(tmp_path):
+    root = make_collection(tmp_path / "d", {"Albrecht_Du╠êrer": 3, "Albrecht_Dürer": 3, "Claude_Monet": 4})
+    assert sorted(discover(root).index["artist"].value_counts().to_dict().items()) == [
+        ("Albrecht Dürer", 6), ("Claude Monet", 4)]
+
+
+def test_manifest_path_outside_its_root_is_rejected(tmp_path):
+    rgb().save(tmp_path / "outside.jpg")
+    (tmp_path / "m").mkdir()
+    rgb().save(tmp_path / "m" / "a.jpg")
+    (tmp_path / "m" / "list.csv").write_text("path,artist\na.jpg,Titian\n../outside.jpg,Titian\n,Titian\n")
+    found = discover(tmp_path / "m" / "list.csv")
+    assert len(found.index) == 1
+    assert sorted(found.skipped_frame()["reason"]) == ["manifest_row_incomplete", "path_outside_manifest_root"]
+
+
+# ---- interrupted and repeated runs ------------------------------------------------------------
+def make_stage(tmp_path, data, run, extra=(), timeout=600, wait=True):
+    args = " ".join(TINY[:-3] + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}",
+                                 "--trainer.accelerator=cpu", "--trainer.enable_progress_bar=false", *extra])
+    command = ["make", "stage1", f"DATA={data}", f"RUN={run}", f"ARGS={args}"]
+    if not wait:
+        return subprocess.Popen(command, cwd=REPO, env=env_for_subprocess(tmp_path), start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path),
+                          timeout=timeout)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_stage_then_rerun_resumes_and_finishes(tmp_path):
+    data = make_collection(tmp_path / "data", {"Claude_Monet": 16, "Edgar_Degas": 16, "Paul_Gauguin": 16},
+                           size=(96, 80))
+    stage = tmp_path / "runs" / "k" / "stage1"
+    process = make_stage(tmp_path, data, "k", ["--trainer.max_epochs=12", "--data.image_size=96"], wait=False)
+    deadline = time.time() + 300
+    while not (stage / "last.ckpt").is_file() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert (stage / "last.ckpt").is_file(), process.communicate()[0][-3000:]
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (stage / "metrics.json").is_file(), "the stage finished before it could be killed"
+    result = make_stage(tmp_path, data, "k", ["--trainer.max_epochs=12", "--data.image_size=96"])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "resuming the interrupted stage" in result.stdout
+    import torch
+    best = torch.load(stage / "best.ckpt", weights_only=True)
+    assert best["state_dict"] and best["artist_trainer"]["artists"]
+    metrics = json.loads((stage / "metrics.json").read_text())
+    assert metrics["history"][-1]["epoch"] == 11
+    assert not list(stage.glob(".*.tmp"))
+
+
+def test_finished_stage_is_not_silently_redone(three_stage_run):
+    tmp, data, _ = three_stage_run
+    best = tmp / "runs" / "t" / "stage1" / "best.ckpt"
+    stamp = best.stat().st_mtime_ns
+    args = " ".join(TINY + [f"--runs_dir={tmp / 'runs'}", f"--data.cache_dir={tmp / 'cache'}"])
+    result = subprocess.run(["make", "stage1", f"DATA={data}", "RUN=t", f"ARGS={args}"], cwd=REPO,
+                            capture_output=True, text=True, env=env_for_subprocess(tmp), timeout=300)
+    assert result.returncode == 0
+    assert "already complete" in result.stdout and "FORCE=1" in result.stdout
+    assert best.stat().st_mtime_ns == stamp
+
+
+def test_later_stage_with_a_checkpoint_for_other_artists_stops_clearly(three_stage_run, tmp_path):
+    tmp, _, _ = three_stage_run
+    other = make_collection(tmp_path / "other", {"Claude_Monet": 8, "Titian": 8, "Paul_Gauguin": 8})
+    (tmp_path / "runs" / "x" / "stage1").mkdir(parents=True)
+    shutil.copy(tmp / "runs" / "t" / "stage1" / "best.ckpt", tmp_path / "runs" / "x" / "stage1" / "best.ckpt")
+    args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}"])
+    result = subprocess.run(["make", "stage2", f"DATA={other}", "RUN=x", f"ARGS={args}"], cwd=REPO,
+                            capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+    assert result.returncode != 0
+    assert "other artists" in result.stderr
+    assert "only in the data: Titian" in result.stderr and "only in the checkpoint: Edgar Degas" in result.stderr
+    assert "Traceback" not in result.stderr
