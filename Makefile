@@ -8,9 +8,12 @@ ARGS   ?=
 PYTHON := .venv/bin/python
 STAMP  := .venv/.installed
 
-TRAIN = $(PYTHON) -m artist_cli.train fit --config configs/base.yaml --config configs/presets/$(PRESET).yaml
+comma := ,
+# PRESET may combine presets, applied in order: PRESET=default,top10
+TRAIN = $(PYTHON) -m artist_cli.train fit --config configs/base.yaml \
+        $(foreach p,$(subst $(comma), ,$(PRESET)),--config configs/presets/$(p).yaml)
 
-.PHONY: bench install test stage1 stage2 stage3 train evaluate predict export sync sample clean
+.PHONY: sweep bench install test stage1 stage2 stage3 train evaluate predict export sync sample clean
 
 install: $(STAMP)
 
@@ -46,6 +49,11 @@ export: $(STAMP)
 # Upload a run's offline W&B logs (needs `wandb login` first).
 sync: $(STAMP)
 	.venv/bin/wandb sync runs/$(RUN)/stage*/wandb/offline-run-*
+
+# Head search on a run's stage-1 weights (feature cache: no W&B account needed). HEAD=gap|spp
+HEAD ?= gap
+sweep: $(STAMP)
+	$(PYTHON) -m artist_cli.sweep --run $(RUN) --head $(HEAD) $(ARGS)
 
 # Speed of the pipeline against the model alone; writes bench/results.json and bench/results.md.
 bench: $(STAMP)

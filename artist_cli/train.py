@@ -55,6 +55,7 @@ class ArtistCLI(LightningCLI):
         parser.link_arguments("data.image_size", "model.image_size")
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.link_arguments("data.artists", "model.artists", apply_on="instantiate")
+        parser.link_arguments("data.class_counts", "model.class_counts", apply_on="instantiate")
 
     @property
     def _config(self):

@@ -50,23 +50,35 @@ class Throughput(pl.Callback):
         return self.times[-1] - self.times[0]
 
 
+OPTIONS = {"backbone": "efficientnet_lite0", "accelerator": "cpu", "precision": "32-true"}
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if OPTIONS["accelerator"] == "gpu" else "cpu")
+
+
 def model_only(image_size: int, batch: int, steps: int) -> float:
-    """Training steps on random tensors already in memory: the ceiling for this model here."""
-    model = ArtistClassifier(pretrained=False, num_classes=10)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    x, y = torch.rand(batch, 3, image_size, image_size), torch.randint(0, 10, (batch,))
+    """Training steps on random tensors already on the device: the ceiling for this model here."""
+    model = ArtistClassifier(backbone=OPTIONS["backbone"], pretrained=False, num_classes=10).to(device())
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
+    x = torch.rand(batch, 3, image_size, image_size, device=device())
+    y = torch.randint(0, 10, (batch,), device=device())
+    bf16 = OPTIONS["precision"].startswith("bf16")
     times = []
     for _ in range(steps + 2):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
+        with torch.autocast(device().type, dtype=torch.bfloat16, enabled=bf16):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if device().type == "cuda":
+            torch.cuda.synchronize()
         times.append(time.perf_counter())
     return batch * (len(times) - 2) / (times[-1] - times[1])
 
 
 def trainer(callbacks, batches: int | None = None, epochs: int = 1) -> pl.Trainer:
-    return pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+    return pl.Trainer(max_epochs=epochs, accelerator=OPTIONS["accelerator"], precision=OPTIONS["precision"], logger=False, enable_checkpointing=False,
                       enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                       limit_train_batches=batches, limit_val_batches=1, callbacks=callbacks)
 
@@ -79,7 +91,8 @@ def pipeline(root: Path, work: Path, image_size: int, batch: int, batches: int) 
     dm.prepare_data()
     build = time.perf_counter() - start
     meter = Throughput()
-    trainer([meter], batches).fit(ArtistClassifier(pretrained=False, num_classes=dm.num_classes), dm)
+    model = ArtistClassifier(backbone=OPTIONS["backbone"], pretrained=False, num_classes=dm.num_classes)
+    trainer([meter], batches).fit(model, dm)
     return meter.images_per_second, build
 
 
@@ -151,16 +164,32 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20, help="training batches per throughput measurement")
     parser.add_argument("--fullsize-images", type=int, default=300)
     parser.add_argument("--skip-default-run", action="store_true")
+    parser.add_argument("--throughput-only", action="store_true", help="model-only vs pipeline only (GPU check)")
+    parser.add_argument("--backbone", default="efficientnet_lite0")
+    parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument("--precision", default="32-true", help="e.g. bf16-mixed on a GPU")
+    parser.add_argument("--out", default="results", help="file stem under bench/")
     args = parser.parse_args()
+    OPTIONS.update(backbone=args.backbone, accelerator=args.accelerator, precision=args.precision)
     torch.manual_seed(0)
     data = SHARED if SHARED.is_dir() else REPO / "data" / "sample"
-    results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-                     "torch": torch.__version__, "image_size": args.image_size, "batch": args.batch, "data": str(data)}
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores"
+    if args.accelerator == "gpu":
+        machine += f", {torch.cuda.get_device_name(0)}"
+    results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": machine, "torch": torch.__version__,
+                     "backbone": args.backbone, "precision": args.precision, "image_size": args.image_size,
+                     "batch": args.batch, "data": str(data)}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         first_model_only = model_only(args.image_size, args.batch, args.batches)
         results["pipeline_img_s"], results["pipeline_cache_build_s"] = pipeline(
             data, work / "p", args.image_size, args.batch, args.batches)
+        if args.throughput_only:
+            results["model_only_img_s"] = max(first_model_only, model_only(args.image_size, args.batch, args.batches))
+            results["pipeline_vs_model_only"] = results["pipeline_img_s"] / results["model_only_img_s"]
+            (REPO / "bench" / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n")
+            print(json.dumps(results, indent=2))
+            return
         results["naive_img_s"] = naive(data, args.image_size, args.batch, args.batches, workers=0)
         full = make_fullsize_jpegs(work / "full", args.fullsize_images)
         results["fullsize_pipeline_img_s"], results["fullsize_cache_build_s"] = pipeline(
@@ -182,9 +211,9 @@ def main() -> None:
     results["fullsize_vs_naive"] = results["fullsize_pipeline_img_s"] / results["fullsize_naive_img_s"]
     results["stage2_cache_speedup"] = results["stage2_uncached_epoch_s"] / results["stage2_cached_epoch_s"]
     out = REPO / "bench"
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown_table(results)
-    (out / "results.md").write_text(table + "\n")
+    (out / f"{args.out}.md").write_text(table + "\n")
     print(table)
 
 
@@ -202,8 +231,8 @@ def markdown_table(r: dict) -> str:
     ]
     if "default_run_seconds" in r:
         rows.append(("default `make stage1 stage2 stage3`", f"{r['default_run_seconds'] / 60:.1f} min", "target <= 10 min"))
-    lines = [f"Measured {r['date']} on {r['machine']}, torch {r['torch']}, EfficientNet-Lite0 at "
-             f"{r['image_size']} px, batch {r['batch']}.", "", "| measurement | value | ratio |", "|---|---|---|"]
+    lines = [f"Measured {r['date']} on {r['machine']}, torch {r['torch']}, {r['backbone']} at "
+             f"{r['image_size']} px, batch {r['batch']}, {r['precision']}. Command: `make bench`.", "", "| measurement | value | ratio |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return "\n".join(lines)
 

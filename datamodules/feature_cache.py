@@ -30,7 +30,8 @@ class FeatureDataset(Dataset):
 
 
 @torch.no_grad()
-def compute_features(model, dataset, variants: int, batch_size: int = 64, desc: str = "") -> torch.Tensor:
+def compute_features(model, dataset, variants: int, batch_size: int = 64, desc: str = "",
+                     size: int | None = None) -> torch.Tensor:
     """Head inputs for every sample of an image dataset: (N, variants, F), float32 (exactly the live values)."""
     was_training = model.training
     model.eval()
@@ -39,6 +40,9 @@ def compute_features(model, dataset, variants: int, batch_size: int = 64, desc: 
     try:
         for images, _labels, _rows in tqdm(loader, desc=desc, unit="batch", mininterval=2.0):
             images = to_float(images.to(model.device))
+            if size is not None and images.shape[-1] != size:
+                images = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear",
+                                                         align_corners=False, antialias=True)
             per_variant = [model.features(flip(images)).float().cpu() for flip in FLIP_VARIANTS[:variants]]
             out.append(torch.stack(per_variant, dim=1))
     finally:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from datamodules.augment import NoAugment, RandomFlips, build_augmentation
 from datamodules.discovery import REPORT_COLUMNS, discover
@@ -55,6 +56,11 @@ class PaintingsDataModule(pl.LightningDataModule):
             cores are better spent on the model) and up to 8 with a GPU.
         pin_memory: `None` pins only when CUDA is available.
         cache_dir: where decoded-image stores live (never inside the data folder).
+        train_sizes: multi-size training (SPP or GAP heads): each training batch is resized to a
+            size drawn from this list; images are cached at the largest size and validation
+            uses `image_size`. `None`: every batch at `image_size`.
+        balanced_sampler: draw training images with probability 1/(paintings of their artist),
+            so every artist is seen equally often (with replacement).
     """
 
     def __init__(
@@ -72,6 +78,8 @@ class PaintingsDataModule(pl.LightningDataModule):
         num_workers: int | None = None,
         pin_memory: bool | None = None,
         cache_dir: str = ".cache/artist-trainer",
+        train_sizes: list[int] | None = None,
+        balanced_sampler: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -132,6 +140,18 @@ class PaintingsDataModule(pl.LightningDataModule):
     def num_classes(self) -> int:
         return len(self.artists)
 
+    @property
+    def class_counts(self) -> list[int]:
+        """Training paintings per artist, in label order (for class-weighted losses)."""
+        train = self.split[self.split["split"] == "train"]
+        counts = train["label"].value_counts()
+        return [int(counts.get(label, 0)) for label in range(self.num_classes)]
+
+    @property
+    def cache_size(self) -> int:
+        """Pixel size of the decoded cache: large enough for every training size."""
+        return max([self.hparams.image_size, *(self.hparams.train_sizes or [])])
+
     # ---- decoding and datasets ------------------------------------------------------------
     def prepare_data(self) -> None:
         # Rank 0 builds the split and the decoded-image store; other ranks then reuse both.
@@ -140,7 +160,7 @@ class PaintingsDataModule(pl.LightningDataModule):
     def _open_store(self) -> ImageStore:
         if self.store is None:
             self.store = ImageStore.open_or_build(
-                self.split["path"].tolist(), self.hparams.image_size, self.hparams.cache_dir,
+                self.split["path"].tolist(), self.cache_size, self.hparams.cache_dir,
                 workers=os.cpu_count() or 1)
         return self.store
 
@@ -173,6 +193,8 @@ class PaintingsDataModule(pl.LightningDataModule):
     @property
     def train_variants(self) -> int | None:
         """How many distinct inputs the training augmentation can produce (None: unbounded)."""
+        if len(set(self.hparams.train_sizes or [])) > 1:
+            return None  # multi-size training: every batch at a random size
         if isinstance(self.train_augmentation, RandomFlips):
             return 4
         if isinstance(self.train_augmentation, NoAugment):
@@ -188,25 +210,33 @@ class PaintingsDataModule(pl.LightningDataModule):
             return False
         for part, dataset in self.datasets.items():
             features = compute_features(model, dataset, variants if part == "train" else 1,
-                                        batch_size=max(self.hparams.batch_size, 64),
+                                        batch_size=max(self.hparams.batch_size, 64), size=self.hparams.image_size,
                                         desc=f"Caching {part} features ({variants if part == 'train' else 1} variants)")
             self.feature_datasets[part] = FeatureDataset(features, dataset.labels, dataset.rows)
         return True
 
     # ---- loaders ------------------------------------------------------------------------------
+    def _balanced_sampler(self, labels) -> WeightedRandomSampler:
+        counts = torch.bincount(torch.as_tensor(labels), minlength=self.num_classes).clamp_min(1)
+        weights = 1.0 / counts[torch.as_tensor(labels)].double()
+        return WeightedRandomSampler(weights, num_samples=len(labels), replacement=True)
+
     def _loader(self, part: str, shuffle: bool) -> DataLoader:
-        if part in self.feature_datasets:
-            # Features are already in memory: no workers, nothing to decode.
-            return DataLoader(self.feature_datasets[part], batch_size=self.hparams.batch_size, shuffle=shuffle,
-                              drop_last=shuffle and len(self.feature_datasets[part]) > self.hparams.batch_size)
+        cached = part in self.feature_datasets
+        dataset = self.feature_datasets[part] if cached else self.datasets[part]
+        sampler = self._balanced_sampler(dataset.labels) if shuffle and self.hparams.balanced_sampler else None
+        # A last training batch of one image would break BatchNorm in the head.
+        drop_last = shuffle and len(dataset) > self.hparams.batch_size
+        if cached:  # features are already in memory: no workers, nothing to decode
+            return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle and sampler is None,
+                              sampler=sampler, drop_last=drop_last)
         workers = self.hparams.num_workers
         if workers is None:
             workers = min(8, os.cpu_count() or 1) if torch.cuda.is_available() else 0
         pin = torch.cuda.is_available() if self.hparams.pin_memory is None else self.hparams.pin_memory
-        return DataLoader(self.datasets[part], batch_size=self.hparams.batch_size, shuffle=shuffle,
-                          num_workers=workers, persistent_workers=workers > 0, pin_memory=pin,
-                          # A last training batch of one image would break BatchNorm in the head.
-                          drop_last=shuffle and len(self.datasets[part]) > self.hparams.batch_size)
+        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle and sampler is None,
+                          sampler=sampler, num_workers=workers, persistent_workers=workers > 0, pin_memory=pin,
+                          drop_last=drop_last)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
@@ -218,7 +248,12 @@ class PaintingsDataModule(pl.LightningDataModule):
         """What the model gets for a loader batch: augmented floats, or one cached feature variant."""
         if inputs.dim() == 3:  # cached features (B, variants, F): one variant per sample
             return pick_variants(inputs) if training else inputs[:, 0]
-        return (self.train_augmentation if training else self.eval_augmentation)(inputs)
+        images = (self.train_augmentation if training else self.eval_augmentation)(inputs)
+        sizes = self.hparams.train_sizes
+        size = int(sizes[torch.randint(len(sizes), ()).item()]) if training and sizes else self.hparams.image_size
+        if images.shape[-1] != size:
+            images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        return images
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         inputs, labels, rows = batch

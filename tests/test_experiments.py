@@ -1,0 +1,86 @@
+"""The study's experiments as commands: head search, multi-size SPP, imbalance options, presets."""
+import subprocess
+
+import pandas as pd
+import pytest
+import torch
+
+from artist_cli.sweep import run_sweep
+from datamodules import PaintingsDataModule
+from lightning_modules import ArtistClassifier
+from lightning_modules.classifier import class_weights
+from tests.conftest import REPO, TINY, env_for_subprocess, make_collection, tiny_datamodule_kwargs, tiny_model_kwargs
+
+
+def test_sweep_on_a_2x2_grid_writes_results_and_top3(three_stage_run):
+    tmp, _, _ = three_stage_run
+    run_dir = tmp / "runs" / "t"
+    results = run_sweep(run_dir, "gap", [8, 16], [4, 8], epochs=2, patience=2)
+    assert len(results) == 4
+    csv = pd.read_csv(run_dir / "sweep_gap" / "results.csv")
+    assert sorted(zip(csv["dense1"], csv["dense2"])) == [(8, 4), (8, 8), (16, 4), (16, 8)]
+    assert csv["macro_f1"].between(0, 1).all() and csv["top2"].between(0, 1).all()
+    table = (run_dir / "sweep_gap" / "top3.md").read_text()
+    assert table.count("\n| ") == 4  # header + 3 rows
+    best = csv.sort_values("macro_f1", ascending=False).iloc[0]
+    assert f"| {best.dense1} | {best.dense2} |" in table
+
+
+def test_sweep_refuses_a_baseline_with_another_head(three_stage_run):
+    tmp, _, _ = three_stage_run
+    with pytest.raises(ValueError, match="head 'gap', not 'spp'"):
+        run_sweep(tmp / "runs" / "t", "spp", [8], [4], epochs=1, patience=1)
+
+
+def test_multi_size_batches_really_vary(tmp_path, collection):
+    dm = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection), train_sizes=[32, 40, 48]))
+    dm.prepare_data()
+    dm.setup("fit")
+    assert dm.store.pixels.shape[1] == 48  # cached at the largest size
+    images = next(iter(dm.train_dataloader()))[0]
+    torch.manual_seed(0)
+    sizes = {dm.model_inputs(images, training=True).shape[-1] for _ in range(30)}
+    assert sizes == {32, 40, 48}
+    assert dm.model_inputs(images, training=False).shape[-1] == 32  # validation at image_size
+    assert dm.train_variants is None  # no finite set: the feature cache stays off
+
+
+def test_class_weights_are_inverse_frequencies(tmp_path):
+    data = make_collection(tmp_path / "d", {"Claude_Monet": 20, "Edgar_Degas": 10, "Paul_Gauguin": 5})
+    dm = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(data)))
+    counts = dm.class_counts
+    assert counts == [16, 8, 4]  # training paintings after the 80/20 split
+    weights = class_weights(counts, 3)
+    expected = torch.tensor([28 / (3 * 16), 28 / (3 * 8), 28 / (3 * 4)])
+    assert torch.allclose(weights, expected)
+    model = ArtistClassifier(**tiny_model_kwargs(num_classes=3, class_weighted_loss=True, class_counts=counts))
+    assert torch.allclose(model.class_weights, expected)
+    with pytest.raises(ValueError, match="class_counts"):
+        ArtistClassifier(**tiny_model_kwargs(num_classes=3, class_weighted_loss=True))
+
+
+def test_balanced_sampler_evens_out_artists(tmp_path):
+    data = make_collection(tmp_path / "d", {"Claude_Monet": 40, "Edgar_Degas": 5})
+    dm = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(data), balanced_sampler=True, batch_size=4))
+    dm.prepare_data()
+    dm.setup("fit")
+    torch.manual_seed(0)
+    labels = torch.cat([batch[1] for _ in range(20) for batch in dm.train_dataloader()])
+    share = (labels == 1).float().mean().item()
+    assert 0.4 < share < 0.6  # 4 of 36 training images, drawn half the time
+
+
+@pytest.mark.parametrize("preset,expected", [("top10", 10), ("all", 12)])
+def test_presets_select_the_right_artists(tmp_path, preset, expected):
+    counts = {f"Artist_{chr(65 + i)}": 3 + i for i in range(12)}  # Artist_A has 3 ... Artist_L has 14
+    data = make_collection(tmp_path / "d", counts)
+    args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}",
+                            "--trainer.max_epochs=1", "--trainer.limit_train_batches=1"])
+    result = subprocess.run(["make", "stage1", f"DATA={data}", f"RUN={preset}", f"PRESET=default,{preset}",
+                             f"ARGS={args}"], cwd=REPO, capture_output=True, text=True,
+                            env=env_for_subprocess(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    artists = sorted(pd.read_csv(tmp_path / "runs" / preset / "split.csv")["artist"].unique())
+    assert len(artists) == expected
+    if preset == "top10":
+        assert artists == [f"Artist {chr(65 + i)}" for i in range(2, 12)]  # the two smallest left out
