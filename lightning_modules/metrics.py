@@ -13,7 +13,10 @@ def classification_metrics(num_classes: int, prefix: str) -> MetricCollection:
     }
     if num_classes > 2:
         metrics["top2"] = MulticlassAccuracy(num_classes, top_k=2, average="micro")
-    return MetricCollection(metrics, prefix=prefix)
+    # compute_groups=False: torchmetrics merges metrics whose states are equal after the first
+    # update; top-1 and top-2 accuracy share a state layout, so a first batch where they agree
+    # would tie them together for the whole epoch (seen: val top-2 == top-1 in every epoch).
+    return MetricCollection(metrics, prefix=prefix, compute_groups=False)
 
 
 def confusion_matrix(num_classes: int) -> MulticlassConfusionMatrix:

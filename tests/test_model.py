@@ -54,6 +54,17 @@ def test_top2_and_macro_f1_equal_hand_computed_values():
     assert values["val/macro_f1"] == pytest.approx((2 / 3 + 0 + 1 / 2) / 3)
 
 
+def test_top2_stays_separate_from_top1_when_the_first_batch_agrees():
+    metrics = classification_metrics(3, "val/")
+    # first batch: every prediction right, so top-1 and top-2 states are identical
+    metrics.update(torch.tensor([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1]]), torch.tensor([0, 1]))
+    # second batch: wrong at top-1, right at top-2
+    metrics.update(torch.tensor([[0.6, 0.3, 0.1], [0.1, 0.6, 0.3]]), torch.tensor([1, 2]))
+    values = {k: float(v) for k, v in metrics.compute().items()}
+    assert values["val/top1"] == pytest.approx(2 / 4)
+    assert values["val/top2"] == pytest.approx(4 / 4)
+
+
 def test_lr_drops_by_10x_on_the_4th_flat_epoch():
     model = ArtistClassifier(**tiny_model_kwargs(num_classes=3, lr=1e-4, lr_patience=4, lr_factor=0.1))
     config = model.configure_optimizers()
