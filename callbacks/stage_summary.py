@@ -67,6 +67,9 @@ class StageSummary(Callback):
                 if f"{part}/{name}" in logged:
                     record[f"{part}_{name}"] = float(logged[f"{part}/{name}"])
         record["lr"] = [group["lr"] for group in trainer.optimizers[0].param_groups] if trainer.optimizers else []
+        confusion = getattr(pl_module, "last_confusion", None)
+        if confusion is not None:
+            record["val_confusion"] = confusion.tolist()  # rows: true artist, columns: predicted
         self.history.append(record)
 
     # ---- run-level figures, once per run ----------------------------------------------------

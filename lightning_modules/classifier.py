@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from lightning_modules.backbones import build_backbone
 from lightning_modules.heads import Classifier, build_pool
@@ -110,11 +109,6 @@ class ArtistClassifier(pl.LightningModule):
             return self.classifier(images)
         return self.classifier(self.features(images))
 
-    @property
-    def head(self) -> nn.ModuleList:
-        """Everything after the backbone (what trains in stage 2)."""
-        return nn.ModuleList([self.pool, self.classifier])
-
     # ---- steps --------------------------------------------------------------------------------
     def _step(self, batch, metrics, stage: str):
         images, labels, _rows = batch
@@ -134,7 +128,7 @@ class ArtistClassifier(pl.LightningModule):
         self.val_confusion.update(logits, batch[1])
 
     def on_validation_epoch_end(self) -> None:
-        # Kept as a tensor for callbacks (reports, plots); the matrix is not a scalar to log.
+        # Synced across DDP ranks by torchmetrics; StageSummary records it in metrics.json per epoch.
         self.last_confusion = self.val_confusion.compute().cpu()
         self.val_confusion.reset()
 

@@ -130,8 +130,29 @@ def test_wandb_offline_run_is_readable(tmp_path):
                               str(runs[0])], capture_output=True, text=True, env=env, timeout=120)
     assert inspect.returncode == 0, inspect.stderr
     summary = json.loads(inspect.stdout)
-    text = json.dumps(summary)
-    for metric in ["val/macro_f1", "val/top1", "val/top2", "train/loss", "val/loss"]:
-        assert metric in text, metric
+    for metric in ["val/macro_f1", "val/top1", "val/top2", "train/loss", "val/loss", "lr-Adam"]:
+        assert metric in summary["summary"], metric
+    for media in ["val/confusion_matrix_table", "val/per_artist", "val/predictions", "val/gradcam"]:
+        assert media in summary["summary"], media
     assert summary["config"]["model"]["backbone"] == "efficientnet_lite0"
     assert summary["config"]["run"] == "wb" and summary["config"]["stage"] == "stage1"
+
+
+@pytest.mark.parametrize("env,netrc,expected", [
+    ({"WANDB_MODE": "disabled"}, False, "disabled"),
+    ({"WANDB_MODE": "online"}, False, "online"),
+    ({}, False, "offline"),                       # no account: offline files, never a failure
+    ({"WANDB_API_KEY": "x" * 40}, False, "online"),
+    ({}, True, "online"),                         # `wandb login` writes ~/.netrc
+])
+def test_wandb_mode(monkeypatch, tmp_path, env, netrc, expected):
+    from artist_cli.wandb_mode import wandb_mode
+    for key in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    path = tmp_path / "netrc"
+    path.write_text("machine api.wandb.ai\n  login user\n  password " + "k" * 40 + "\n" if netrc else "")
+    path.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(path))
+    assert wandb_mode() == expected
