@@ -120,7 +120,8 @@ def test_wandb_offline_run_is_readable(tmp_path):
     env = env_for_subprocess(tmp_path)
     env.pop("WANDB_MODE")
     env.update(WANDB_API_KEY="", HOME=str(tmp_path), NETRC=str(tmp_path / "none"))
-    args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}"])
+    args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}",
+                            "--trainer.log_every_n_steps=1"])  # 2 steps per epoch: log the lr at each
     result = subprocess.run(["make", "stage1", f"DATA={data}", "RUN=wb", f"ARGS={args}"], cwd=REPO,
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
