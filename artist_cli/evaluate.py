@@ -18,7 +18,7 @@ import torch
 from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score,
                                          MulticlassPrecision, MulticlassRecall)
 
-from artist_cli.weights import read_checkpoint
+from artist_cli.weights import CheckpointMismatchError, describe_difference, read_checkpoint
 from datamodules.artist_names import match_key
 from datamodules.discovery import discover
 from datamodules.image_store import ImageStore
@@ -53,6 +53,10 @@ def evaluate(ckpt, data, cache_dir=".cache/artist-trainer", batch_size: int = 64
     label_of = {match_key(name): i for i, name in enumerate(artists)}
     found = discover(data)
     labels = found.index["artist"].map(lambda a: label_of.get(match_key(a), -1))
+    if not (labels >= 0).any():
+        raise CheckpointMismatchError(
+            f"None of the paintings in {data} is by an artist that {ckpt} knows:\n"
+            + describe_difference(sorted(found.index["artist"].unique()), list(artists)))
     known = found.index[labels >= 0].reset_index(drop=True)
     known_labels = torch.tensor(labels[labels >= 0].to_numpy(), dtype=torch.long)
     store = ImageStore.open_or_build(known["path"].tolist(), meta["image_size"], cache_dir)

@@ -113,3 +113,14 @@ def test_missing_stage1_checkpoint_gives_a_clear_message(tmp_path, collection):
     assert "stage1/best.ckpt does not exist" in result.stderr
     assert "make stage1 RUN=nothing" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_evaluate_on_data_of_only_other_artists_stops_clearly(three_stage_run, tmp_path):
+    tmp, _, _ = three_stage_run
+    other = make_collection(tmp_path / "eval", {"Jan_van_Eyck": 3, "Titian": 2})
+    result = subprocess.run(
+        ["make", "evaluate", f"CKPT={tmp / 'runs' / 't' / 'stage3' / 'best.ckpt'}", f"DATA={other}"],
+        cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+    assert result.returncode != 0
+    assert "None of the paintings" in result.stderr and "only in the data: Jan van Eyck, Titian" in result.stderr
+    assert "Traceback" not in result.stderr
