@@ -20,6 +20,7 @@ from artist_cli.wandb_mode import wandb_mode
 from artist_cli.weights import CheckpointMismatchError, init_weights_from
 from callbacks import BackboneFreeze, StageSummary
 from datamodules import PaintingsDataModule
+from datamodules.discovery import DataError
 from lightning_modules import ArtistClassifier
 from lightning_modules.backbones import WeightsNotFoundError
 
@@ -132,7 +133,7 @@ def main(args=None) -> None:
         ArtistCLI(ArtistClassifier, PaintingsDataModule, subclass_mode_model=False,
                   subclass_mode_data=False, save_config_callback=SaveAndLogConfig,
                   save_config_kwargs={"overwrite": True}, args=args)
-    except (WeightsNotFoundError, FileNotFoundError) as error:
+    except (WeightsNotFoundError, FileNotFoundError, DataError) as error:
         sys.exit(f"error: {error}")
 
 

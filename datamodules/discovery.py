@@ -29,6 +29,10 @@ OS_JUNK = {"thumbs.db", "desktop.ini", "ehthumbs.db"}
 REPORT_COLUMNS = ["path", "artist", "reason", "detail"]
 
 
+class DataError(ValueError):
+    """The data cannot be used as given; the message says what to change (no traceback needed)."""
+
+
 @dataclass
 class Discovery:
     """Images found under a root: `index` (path, artist) and `skipped` (path, artist, reason, detail)."""
@@ -96,7 +100,7 @@ def read_artists_csv(path: Path) -> pd.DataFrame | None:
         return None
     info = pd.read_csv(path)
     if "name" not in info.columns:
-        raise ValueError(f"{path} has no 'name' column (columns: {list(info.columns)})")
+        raise DataError(f"{path} has no 'name' column (columns: {list(info.columns)})")
     info["key"] = info["name"].map(match_key)
     return info
 
@@ -133,7 +137,7 @@ def discover_manifest(csv_path: Path) -> Discovery:
     manifest = pd.read_csv(csv_path)
     missing = {"path", "artist"} - set(manifest.columns)
     if missing:
-        raise ValueError(
+        raise DataError(
             f"Manifest {csv_path} lacks column(s) {sorted(missing)}; it needs 'path,artist' "
             f"(found: {list(manifest.columns)})"
         )
@@ -166,7 +170,7 @@ def discover(root) -> Discovery:
         raise FileNotFoundError(f"Data path does not exist: {root.resolve()}")
     found = discover_manifest(root) if root.is_file() else discover_folders(root)
     if found.index.empty:
-        raise ValueError(
+        raise DataError(
             f"No images found under {root.resolve()} (layout: {found.layout}). Expected "
             "images/<Artist_Name>/*.jpg, images/images/<Artist_Name>/*.jpg, <Artist_Name>/*.jpg "
             "or a CSV with columns path,artist."

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from datamodules.augment import NoAugment, RandomFlips, build_augmentation
-from datamodules.discovery import REPORT_COLUMNS, discover
+from datamodules.discovery import REPORT_COLUMNS, DataError, discover
 from datamodules.feature_cache import FeatureDataset, compute_features, pick_variants
 from datamodules.image_store import ImageStore
 from datamodules.selection import select_artists
@@ -112,7 +112,7 @@ class PaintingsDataModule(pl.LightningDataModule):
             differences = {k: (old.get(k), v) for k, v in params.items() if old.get(k) != v}
             if differences:
                 lines = "\n".join(f"  {k}: run has {a!r}, asked for {b!r}" for k, (a, b) in differences.items())
-                raise ValueError(
+                raise DataError(
                     f"Run folder {self.run_dir} already holds a split made with other settings:\n{lines}\n"
                     "Use another RUN name, or delete the run folder to start over.")
             log.info("Using the recorded split %s (%d images)", self.run_dir / "split.csv", len(split))
@@ -125,7 +125,7 @@ class PaintingsDataModule(pl.LightningDataModule):
             max_images_per_artist=self.hparams.max_images_per_artist, seed=self.hparams.seed)
         self._report.extend(dropped)
         if selected.empty:
-            raise ValueError(f"No artist in {self.root} has enough images after selection")
+            raise DataError(f"No artist in {self.root} has enough images after selection")
         split = stratified_split(selected, self.hparams.val_fraction, self.hparams.seed)
         write_manifest(split, self.run_dir, params)
         log.info("Wrote split %s: %d train / %d val images, %d artists", self.run_dir / "split.csv",
@@ -183,9 +183,13 @@ class PaintingsDataModule(pl.LightningDataModule):
     def write_report(self) -> None:
         if self.trainer is not None and not self.trainer.is_global_zero:
             return
-        report = pd.DataFrame(self._report, columns=REPORT_COLUMNS).drop_duplicates(["path", "reason"])
+        report = pd.DataFrame(self._report, columns=REPORT_COLUMNS)
+        path = self.run_dir / REPORT_NAME
+        if path.is_file():  # later stages add to what indexing reported in stage 1, never replace it
+            report = pd.concat([pd.read_csv(path), report], ignore_index=True)
+        report = report.drop_duplicates(["path", "reason"])
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        report.to_csv(self.run_dir / REPORT_NAME, index=False)
+        report.to_csv(path, index=False)
         for reason, count in report["reason"].value_counts().items():
             log.warning("Skipped %d file(s): %s", count, reason)
 

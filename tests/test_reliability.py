@@ -194,3 +194,22 @@ def test_later_stage_with_a_checkpoint_for_other_artists_stops_clearly(three_sta
     assert "other artists" in result.stderr
     assert "only in the data: Titian" in result.stderr and "only in the checkpoint: Edgar Degas" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_later_stages_keep_what_indexing_reported(tmp_path, base):
+    (folder(base) / "page.jpg").write_text("<html></html>")
+    build(tmp_path, base)  # stage 1: indexes, reports page.jpg
+    _, reasons = build(tmp_path, base)  # stage 2: reuses split.csv, indexes nothing
+    assert reasons == {"page.jpg": "not_an_image"}
+
+
+def test_run_with_other_split_settings_stops_without_traceback(three_stage_run):
+    tmp, data, _ = three_stage_run
+    args = " ".join(TINY + [f"--runs_dir={tmp / 'runs'}", f"--data.cache_dir={tmp / 'cache'}",
+                            "--stage=other", "--data.seed=7"])
+    result = subprocess.run(["make", "stage1", f"DATA={data}", "RUN=t", f"ARGS={args}"], cwd=REPO,
+                            capture_output=True, text=True, env=env_for_subprocess(tmp), timeout=300)
+    assert result.returncode != 0
+    assert "already holds a split made with other settings" in result.stderr
+    assert "seed: run has 42, asked for 7" in result.stderr
+    assert "Traceback" not in result.stderr
