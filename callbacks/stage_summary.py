@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,6 +25,7 @@ from callbacks.run_report import write_run_report
 from callbacks.validation_analysis import analyse_validation
 from callbacks.wandb_media import log_stage_media
 from datamodules.augment import RandomFlips, RotateZoom
+from datamodules.split import atomic_write_text
 from lightning_modules.gradcam import grad_cam
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,7 @@ REPORTED = ("top1", "top2", "macro_f1", "loss")
 
 
 def atomic_write_json(path: Path, payload) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(payload, indent=2))
 
 
 class StageSummary(Callback):

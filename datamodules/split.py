@@ -31,7 +31,8 @@ def stratified_split(index: pd.DataFrame, val_fraction: float, seed: int) -> pd.
     return pd.concat(parts, ignore_index=True)[["path", "artist", "label", "split"]]
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename: readers never see half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -39,8 +40,8 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 def write_manifest(split: pd.DataFrame, run_dir: Path, params: dict) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(run_dir / MANIFEST_NAME, split.to_csv(index=False))
-    _atomic_write_text(run_dir / PARAMS_NAME, json.dumps(params, indent=2, sort_keys=True))
+    atomic_write_text(run_dir / MANIFEST_NAME, split.to_csv(index=False))
+    atomic_write_text(run_dir / PARAMS_NAME, json.dumps(params, indent=2, sort_keys=True))
 
 
 def read_manifest(run_dir: Path) -> tuple[pd.DataFrame, dict] | None:
