@@ -66,11 +66,11 @@ def load_by_position(model: nn.Module, source: dict) -> None:
     model.load_state_dict(renamed, strict=True)
 
 
-def efficientnet_lite(name: str, pretrained: bool, weights_path: str | None) -> Backbone:
+def efficientnet_lite(name: str, pretrained: bool, weights_path: str | None, drop_path_rate: float = 0.0) -> Backbone:
     import timm
 
     timm_name, package, class_name = EFFICIENTNET_LITE[name]
-    model = timm.create_model(timm_name, pretrained=False)
+    model = timm.create_model(timm_name, pretrained=False, drop_path_rate=drop_path_rate)
     if pretrained:
         path = Path(weights_path) if weights_path else _lite_package_file(package, class_name)
         load_by_position(model, _load_state(path))
@@ -128,9 +128,14 @@ def _resnet50_state(weights_path: str | None) -> dict:
             "or pass --model.weights_path=/path/to/resnet50.pth.") from None
 
 
-def build_backbone(name: str, pretrained: bool = True, weights_path: str | None = None) -> Backbone:
+def build_backbone(name: str, pretrained: bool = True, weights_path: str | None = None,
+                   drop_path_rate: float = 0.0) -> Backbone:
+    """`drop_path_rate`: stochastic depth (residual blocks skipped at random in training, timm's
+    linear schedule over depth); EfficientNet-Lite only, torchvision's ResNet50 has none."""
     if name == "resnet50":
+        if drop_path_rate:
+            raise ValueError("drop_path_rate needs an EfficientNet-Lite backbone; torchvision's ResNet50 has no stochastic depth")
         return resnet50(pretrained, weights_path)
     if name in EFFICIENTNET_LITE:
-        return efficientnet_lite(name, pretrained, weights_path)
+        return efficientnet_lite(name, pretrained, weights_path, drop_path_rate)
     raise ValueError(f"Unknown backbone {name!r}; choose one of {BACKBONES}")

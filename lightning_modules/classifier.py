@@ -33,6 +33,9 @@ class ArtistClassifier(pl.LightningModule):
         spp_bins: pyramid levels for `spp` (n x n max-pool bins each).
         dense_units: widths of the Dense-ReLU-Dropout-BatchNorm blocks before the output layer.
         dropout: dropout of those blocks.
+        feature_dropout: dropout on the pooled features, before the first dense block or the
+            output layer (the plain GAP head has no other dropout).
+        drop_path_rate: stochastic depth in the backbone (EfficientNet-Lite only).
         num_classes: number of artists (linked from the data module).
         artists: artist names in label order (linked from the data module; saved in checkpoints).
         image_size: training image size (saved in checkpoints for evaluation and prediction).
@@ -59,6 +62,8 @@ class ArtistClassifier(pl.LightningModule):
         spp_bins: list[int] = [1, 2, 3],  # noqa: B006 - jsonargparse needs a literal default
         dense_units: list[int] = [],  # noqa: B006
         dropout: float = 0.5,
+        feature_dropout: float = 0.0,
+        drop_path_rate: float = 0.0,
         num_classes: int = 10,
         artists: list[str] | None = None,
         image_size: int = 224,
@@ -76,10 +81,11 @@ class ArtistClassifier(pl.LightningModule):
         if artists is not None and len(artists) != num_classes:
             raise ValueError(f"{len(artists)} artist names for {num_classes} classes")
         self.save_hyperparameters()
-        net = build_backbone(backbone, pretrained, weights_path)
+        net = build_backbone(backbone, pretrained, weights_path, drop_path_rate)
         self.backbone = net.features
         self.pool = build_pool(head, net.channels, tuple(spp_bins))
-        self.classifier = Classifier(self.pool.out_features, num_classes, tuple(dense_units), dropout)
+        self.classifier = Classifier(self.pool.out_features, num_classes, tuple(dense_units), dropout,
+                                     feature_dropout)
         # Normalisation lives in the model, so a checkpoint or ONNX file takes [0, 1] RGB as is.
         self.register_buffer("mean", torch.tensor(net.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(net.std).view(1, 3, 1, 1), persistent=False)

@@ -69,8 +69,11 @@ def build_pool(head: str, channels: int, spp_bins=(1, 2, 3)) -> nn.Module:
 class Classifier(nn.Module):
     """Pooled features -> dense blocks -> logits. Separate from pooling so it can train on cached features."""
 
-    def __init__(self, in_features: int, num_classes: int, dense_units=(), dropout: float = 0.5):
+    def __init__(self, in_features: int, num_classes: int, dense_units=(), dropout: float = 0.5,
+                 feature_dropout: float = 0.0):
         super().__init__()
+        # On the pooled features, so it also acts when stage 2 trains on cached features.
+        self.feature_dropout = nn.Dropout(feature_dropout)
         blocks, width = [], in_features
         for units in dense_units:
             blocks.append(dense_block(width, units, dropout))
@@ -79,4 +82,4 @@ class Classifier(nn.Module):
         self.output = nn.Linear(width, num_classes)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.output(self.blocks(features))
+        return self.output(self.blocks(self.feature_dropout(features)))

@@ -29,6 +29,29 @@ def test_spp_pools_max_per_bin():
     assert out[5] == 5.0 and out[13] == 7.0  # 3x3 corners
 
 
+def test_feature_dropout_acts_on_cached_features_in_training_only():
+    torch.manual_seed(0)
+    model = ArtistClassifier(**tiny_model_kwargs(num_classes=4, feature_dropout=0.5))
+    cached = torch.rand(8, 1280)  # what stage 2 feeds the head from the feature cache
+    model.train()
+    assert not torch.equal(model(cached), model(cached))
+    model.eval()
+    assert torch.equal(model(cached), model(cached))
+    plain = ArtistClassifier(**tiny_model_kwargs(num_classes=4)).train()
+    assert torch.equal(plain(cached), plain(cached))
+
+
+def test_drop_path_skips_blocks_in_training_only():
+    torch.manual_seed(0)
+    net = build_backbone("efficientnet_lite0", pretrained=False, drop_path_rate=0.5).features
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert not torch.equal(net.train()(x), net(x))
+        assert torch.equal(net.eval()(x), net(x))
+    with pytest.raises(ValueError, match="stochastic depth"):
+        build_backbone("resnet50", pretrained=False, drop_path_rate=0.1)
+
+
 def test_dense_blocks_follow_the_study():
     model = ArtistClassifier(**tiny_model_kwargs(dense_units=[384, 128], num_classes=4))
     block = model.classifier.blocks[0]

@@ -40,6 +40,15 @@ def test_without_freeze_the_same_run_moves_the_backbone(tmp_path, collection):
     assert any(k.startswith("backbone.") and k.endswith("weight") for k in changed)
 
 
+def test_unfrozen_backbone_with_bn_eval_trains_weights_but_keeps_statistics(tmp_path, collection):
+    # Stage 3's option: the weights move (lr 1e-2 here), the BatchNorm running statistics do not.
+    model, changed = fit_one_epoch(tmp_path, collection, [BackboneFreeze(frozen=False, bn_eval=True)])
+    backbone = {k for k in changed if k.startswith("backbone.")}
+    assert any(k.endswith("weight") for k in backbone)
+    assert not [k for k in backbone if "running_" in k or "num_batches_tracked" in k]
+    assert all(p.requires_grad for p in model.backbone.parameters())
+
+
 def test_three_stages_write_every_file(three_stage_run):
     tmp, _, result = three_stage_run
     run = tmp / "runs" / "t"
