@@ -1,6 +1,11 @@
 """Evaluate a checkpoint on any folder of paintings (all images, no split).
 
     python -m artist_cli.evaluate --ckpt runs/default/stage3/best.ckpt --data data/sample [--out eval.json]
+    python -m artist_cli.evaluate --ckpt runs/all49/stage2/best.ckpt --split runs/all49/split.csv --flips
+
+`--split` scores the validation part of a run's split.csv instead of a whole folder (the same
+paintings the training loop validated on); `--flips` averages the probabilities of the 4 flip
+variants (test-time augmentation; the training loop reports the plain forward).
 
 Prints one JSON object: top1, top2, macro_f1, n_images, n_skipped, n_unknown_artist,
 per_artist (precision, recall, f1, support) and confusion (artist names and matrix).
@@ -14,13 +19,14 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score,
                                          MulticlassPrecision, MulticlassRecall)
 
 from artist_cli.weights import CheckpointMismatchError, describe_difference, read_checkpoint
 from datamodules.artist_names import match_key
-from datamodules.discovery import discover
+from datamodules.discovery import Discovery, discover
 from datamodules.image_store import ImageStore
 from lightning_modules.classifier import CHECKPOINT_KEY, ArtistClassifier
 
@@ -37,21 +43,43 @@ def load_model(ckpt_path) -> tuple[ArtistClassifier, dict]:
     return model.eval(), checkpoint[CHECKPOINT_KEY]
 
 
+def flip_variants(batch: torch.Tensor) -> list[torch.Tensor]:
+    """The 4 flips stage 2 trains on: as is, horizontal, vertical, both."""
+    return [batch, batch.flip(-1), batch.flip(-2), batch.flip(-1).flip(-2)]
+
+
 @torch.inference_mode()
-def predict_probabilities(model: ArtistClassifier, pixels, batch_size: int = 64) -> torch.Tensor:
-    """Softmax probabilities for (N, S, S, 3) uint8 pixels."""
+def predict_probabilities(model: ArtistClassifier, pixels, batch_size: int = 64, flips: bool = False) -> torch.Tensor:
+    """Softmax probabilities for (N, S, S, 3) uint8 pixels (averaged over the 4 flips with `flips`)."""
     out = []
     for start in range(0, len(pixels), batch_size):
         batch = torch.from_numpy(pixels[start:start + batch_size].copy()).permute(0, 3, 1, 2)
-        out.append(model(batch).softmax(dim=1))
+        variants = flip_variants(batch) if flips else [batch]
+        out.append(torch.stack([model(v).softmax(dim=1) for v in variants]).mean(0))
     return torch.cat(out) if out else torch.empty(0, model.hparams.num_classes)
 
 
-def evaluate(ckpt, data, cache_dir=".cache/artist-trainer", batch_size: int = 64) -> dict:
+def validation_part(split_csv) -> Discovery:
+    """The `val` rows of a run's split.csv (paths as the run recorded them)."""
+    split = pd.read_csv(split_csv)
+    missing = {"path", "artist", "split"} - set(split.columns)
+    if missing:
+        raise ValueError(f"{split_csv} is not a run's split.csv: no column(s) {sorted(missing)}")
+    val = split.loc[split["split"] == "val", ["path", "artist"]].reset_index(drop=True)
+    if val.empty:
+        raise ValueError(f"{split_csv} has no validation rows")
+    return Discovery(root=Path(split_csv).parent, layout="split", index=val)
+
+
+def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int = 64, split=None,
+             flips: bool = False) -> dict:
+    """Score `ckpt` on every painting under `data`, or on the validation part of `split`."""
+    if (data is None) == (split is None):
+        raise ValueError("give either data (a folder or manifest) or split (a run's split.csv)")
     model, meta = load_model(ckpt)
     artists = meta["artists"]
     label_of = {match_key(name): i for i, name in enumerate(artists)}
-    found = discover(data)
+    found = discover(data) if split is None else validation_part(split)
     labels = found.index["artist"].map(lambda a: label_of.get(match_key(a), -1))
     if not (labels >= 0).any():
         raise CheckpointMismatchError(
@@ -61,7 +89,7 @@ def evaluate(ckpt, data, cache_dir=".cache/artist-trainer", batch_size: int = 64
     known_labels = torch.tensor(labels[labels >= 0].to_numpy(), dtype=torch.long)
     store = ImageStore.open_or_build(known["path"].tolist(), meta["image_size"], cache_dir)
     ok = torch.from_numpy(store.ok)
-    probs = predict_probabilities(model, store.pixels[store.ok], batch_size)
+    probs = predict_probabilities(model, store.pixels[store.ok], batch_size, flips)
     target = known_labels[ok]
     k = len(artists)
     per_class = dict(
@@ -72,7 +100,8 @@ def evaluate(ckpt, data, cache_dir=".cache/artist-trainer", batch_size: int = 64
     support = torch.bincount(target, minlength=k)
     return {
         "checkpoint": str(ckpt),
-        "data": str(data),
+        "data": str(data if split is None else f"{split} (validation part)"),
+        "flips": flips,
         "top1": float(MulticlassAccuracy(k, top_k=1, average="micro")(probs, target)),
         "top2": float(MulticlassAccuracy(k, top_k=min(2, k), average="micro")(probs, target)),
         "macro_f1": float(MulticlassF1Score(k, average="macro")(probs, target)),
@@ -93,7 +122,10 @@ def evaluate(ckpt, data, cache_dir=".cache/artist-trainer", batch_size: int = 64
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", required=True, type=Path)
-    parser.add_argument("--data", required=True, type=Path)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="a folder or CSV manifest: every painting is scored")
+    source.add_argument("--split", type=Path, help="a run's split.csv: its validation part is scored")
+    parser.add_argument("--flips", action="store_true", help="average the 4 flips (test-time augmentation)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--cache-dir", default=".cache/artist-trainer")
@@ -101,7 +133,7 @@ def main(argv=None) -> None:
     if not args.ckpt.is_file():
         sys.exit(f"error: checkpoint {args.ckpt} does not exist")
     try:
-        result = evaluate(args.ckpt, args.data, args.cache_dir, args.batch_size)
+        result = evaluate(args.ckpt, args.data, args.cache_dir, args.batch_size, args.split, args.flips)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
     text = json.dumps(result, indent=2)

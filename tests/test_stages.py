@@ -114,6 +114,36 @@ def test_evaluate_counts_unknown_artists(three_stage_run, tmp_path):
     assert 0.0 <= report["macro_f1"] <= 1.0
 
 
+def test_evaluate_on_a_runs_split_reproduces_the_training_validation(three_stage_run, tmp_path):
+    tmp, _, _ = three_stage_run
+    run = tmp / "runs" / "t"
+    out = tmp_path / "eval.json"
+    result = subprocess.run(
+        ["make", "evaluate", f"CKPT={run / 'stage3' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}", f"OUT={out}"],
+        cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    split = pd.read_csv(run / "split.csv")
+    assert report["n_images"] == (split["split"] == "val").sum() and report["flips"] is False
+    logged = json.loads((run / "stage3" / "metrics.json").read_text())
+    assert report["macro_f1"] == pytest.approx(logged["macro_f1"], abs=1e-6)
+    assert report["top1"] == pytest.approx(logged["top1"], abs=1e-6)
+
+
+def test_flip_tta_averages_the_four_flips():
+    from artist_cli.evaluate import predict_probabilities
+    torch.manual_seed(0)
+    model = ArtistClassifier(**tiny_model_kwargs(num_classes=3)).eval()
+    pixels = torch.randint(0, 256, (5, 32, 32, 3), dtype=torch.uint8).numpy()
+    images = torch.from_numpy(pixels).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        expected = torch.stack([model(v).softmax(1) for v in
+                                (images, images.flip(-1), images.flip(-2), images.flip(-1).flip(-2))]).mean(0)
+    got = predict_probabilities(model, pixels, batch_size=2, flips=True)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert not torch.allclose(got, predict_probabilities(model, pixels, batch_size=2), atol=1e-4)
+
+
 def test_missing_stage1_checkpoint_gives_a_clear_message(tmp_path, collection):
     args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}"])
     result = subprocess.run(["make", "stage2", f"DATA={collection}", "RUN=nothing", f"ARGS={args}"],
