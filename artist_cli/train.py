@@ -48,6 +48,10 @@ class ArtistCLI(LightningCLI):
         parser.add_argument("--force", type=bool, default=False,
                             help="Rerun a stage that already finished (its old outputs are deleted)")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        # A second ModelCheckpoint without a monitor writes last.ckpt after every epoch: in
+        # pytorch-lightning 2.6 the monitored one's save_last only writes when a new best was saved, so a
+        # resume would have lost every epoch since the last improvement.
+        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
         parser.add_lightning_class_args(StageSummary, "stage_summary")
@@ -91,6 +95,7 @@ class ArtistCLI(LightningCLI):
         config, stage_dir = self._config, self.stage_dir
         self._finished_resumed_or_fresh()
         config.checkpoint.dirpath = str(stage_dir)
+        config.last_checkpoint.dirpath = str(stage_dir)
         config.trainer.default_root_dir = str(stage_dir)
         loggers = config.trainer.logger
         loggers = loggers if isinstance(loggers, list) else [loggers]

@@ -16,7 +16,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from PIL import Image
-from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
 from callbacks.plots import (heatmap_overlay, plot_augmentation_preview, plot_confusion, plot_curves,
@@ -102,13 +102,19 @@ class StageSummary(Callback):
             log.warning("Run overview figures failed: %s", error)
 
     # ---- the stage's results ----------------------------------------------------------------
+    @staticmethod
+    def best_checkpoint_callback(trainer: pl.Trainer) -> ModelCheckpoint | None:
+        """The checkpoint that follows the monitored metric (not the every-epoch last.ckpt)."""
+        return next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
+
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not self.history or trainer.checkpoint_callback is None:
+        checkpoint = self.best_checkpoint_callback(trainer)
+        if not self.history or checkpoint is None:
             return
         key = "val_" + self.monitor.split("/", 1)[-1]
         best = max(self.history, key=lambda r: r.get(key, float("-inf")))  # first of equals, like ModelCheckpoint
-        stage_dir = Path(trainer.checkpoint_callback.dirpath)
+        stage_dir = Path(checkpoint.dirpath)
         stage = self.stage or stage_dir.name
         metrics = {
             "stage": stage,
@@ -135,7 +141,7 @@ class StageSummary(Callback):
     def _write_reports(self, trainer, pl_module, stage_dir: Path, stage: str, best_epoch: int) -> None:
         plot_curves(self.history, best_epoch, stage_dir / "curves.png", title=stage)
         datamodule = trainer.datamodule
-        best_path = trainer.checkpoint_callback.best_model_path
+        best_path = self.best_checkpoint_callback(trainer).best_model_path
         if datamodule is None or not best_path or not Path(best_path).is_file():
             write_run_report(stage_dir.parent)
             return

@@ -146,6 +146,19 @@ def make_stage(tmp_path, data, run, extra=(), timeout=600, wait=True):
                           timeout=timeout)
 
 
+def test_last_checkpoint_is_written_every_epoch_not_only_on_a_new_best(tmp_path, collection):
+    # lr 0: validation never improves after epoch 0, so best.ckpt stays at epoch 0; a resume must
+    # still find the latest epoch in last.ckpt (Lightning's save_last alone would leave it at 0).
+    result = make_stage(tmp_path, collection, "l", ["--trainer.max_epochs=3", "--model.lr=0.0"])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    import torch
+    stage = tmp_path / "runs" / "l" / "stage1"
+    assert torch.load(stage / "best.ckpt", weights_only=True)["epoch"] == 0
+    assert torch.load(stage / "last.ckpt", weights_only=True)["epoch"] == 2
+    assert json.loads((stage / "metrics.json").read_text())["best_checkpoint"] == str(stage / "best.ckpt")
+    assert sorted(p.name for p in stage.glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
+
+
 @pytest.mark.slow
 def test_sigkill_mid_stage_then_rerun_resumes_and_finishes(tmp_path):
     data = make_collection(tmp_path / "data", {"Claude_Monet": 16, "Edgar_Degas": 16, "Paul_Gauguin": 16},
