@@ -65,9 +65,12 @@ class NoAugment(torch.nn.Module):
         return to_float(images)
 
 
-def build_augmentation(name: str) -> torch.nn.Module:
+def build_augmentation(name: str, degrees: float = 30.0, zoom: tuple[float, float] = (0.5, 1.5)) -> torch.nn.Module:
+    """`degrees` and `zoom` set the strength of `rotate_zoom` (the study: 30 and 0.5-1.5)."""
     if name == "rotate_zoom":
-        return RotateZoom()
+        if degrees < 0 or not 0 < zoom[0] <= zoom[1]:
+            raise ValueError(f"rotate_zoom needs degrees >= 0 and 0 < zoom min <= zoom max, got {degrees}, {zoom}")
+        return RotateZoom(degrees, zoom[0], zoom[1])
     if name == "flips":
         return RandomFlips()
     if name == "none":

@@ -46,6 +46,8 @@ class PaintingsDataModule(pl.LightningDataModule):
         run_dir: run folder; its `split.csv` is the one split every stage and evaluation use.
         image_size: square side images are resized to (aspect not kept, as in the study).
         train_augment: `rotate_zoom`, `flips` or `none`; validation only resizes.
+        rotate_degrees: `rotate_zoom` rotates by up to +-this many degrees (the study: 30).
+        zoom_range: `rotate_zoom` zooms by a factor drawn from [min, max] (the study: 0.5-1.5).
         val_fraction: share of each artist's paintings held out for validation.
         seed: seed for the split and for `max_images_per_artist` subsampling.
         top_k_artists: keep the k artists with most images (ties broken by name).
@@ -69,6 +71,8 @@ class PaintingsDataModule(pl.LightningDataModule):
         run_dir: str = "runs/default",
         image_size: int = 224,
         train_augment: str = "rotate_zoom",
+        rotate_degrees: float = 30.0,
+        zoom_range: tuple[float, float] = (0.5, 1.5),
         val_fraction: float = 0.2,
         seed: int = 42,
         top_k_artists: int | None = None,
@@ -84,7 +88,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         self.root, self.run_dir = Path(root), Path(run_dir)
-        self.train_augmentation = build_augmentation(train_augment)
+        self.train_augmentation = build_augmentation(train_augment, rotate_degrees, tuple(zoom_range))
         self.eval_augmentation = NoAugment()
         self._split: pd.DataFrame | None = None
         self._report: list[dict] = []

@@ -88,3 +88,17 @@ def test_validation_is_deterministic_and_unchanged():
 def test_unknown_augmentation_is_a_clear_error():
     with pytest.raises(ValueError, match="rotate_zoom"):
         build_augmentation("mixup")
+
+
+def test_rotate_zoom_strength_comes_from_the_data_config(tmp_path, collection):
+    from datamodules import PaintingsDataModule
+    from tests.conftest import tiny_datamodule_kwargs
+    study = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection))).train_augmentation
+    assert (study.degrees, study.zoom_min, study.zoom_max) == (30.0, 0.5, 1.5)
+    still = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection), rotate_degrees=0.0,
+                                                         zoom_range=(1.0, 1.0))).train_augmentation
+    images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    assert torch.allclose(still(images), images.float() / 255, atol=1e-5)
+    assert not torch.allclose(study(images), images.float() / 255, atol=1e-2)
+    with pytest.raises(ValueError, match="zoom"):
+        PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection), zoom_range=(1.5, 0.5)))
