@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from artist_cli.evaluate import load_model
+from artist_cli.evaluate import flip_variants, load_model
 from datamodules.decoding import load_rgb
 from datamodules.discovery import IMAGE_EXTENSIONS, check_header
 
@@ -32,7 +32,7 @@ def vote(probs_per_size: torch.Tensor) -> int:
 @torch.inference_mode()
 def probabilities(model, path, size: int, flips: bool) -> torch.Tensor:
     image = torch.from_numpy(load_rgb(path, size)).permute(2, 0, 1).unsqueeze(0)
-    batch = torch.cat([image, image.flip(-1), image.flip(-2), image.flip(-1).flip(-2)]) if flips else image
+    batch = torch.cat(flip_variants(image)) if flips else image
     return model(batch).softmax(dim=1).mean(dim=0)
 
 

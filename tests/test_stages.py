@@ -96,16 +96,20 @@ def test_stage2_trained_only_the_head(three_stage_run):
     assert all(torch.equal(one[k], two[k]) for k in one if k.startswith("backbone."))
 
 
+def make_evaluate(tmp_path, *make_args) -> dict:
+    """`make evaluate ... OUT=<json>` must succeed; returns the report it wrote."""
+    out = tmp_path / "eval.json"
+    result = subprocess.run(["make", "evaluate", *make_args, f"OUT={out}"], cwd=REPO, capture_output=True, text=True,
+                            env=env_for_subprocess(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
 def test_evaluate_counts_unknown_artists(three_stage_run, tmp_path):
     tmp, data, _ = three_stage_run
     other = make_collection(tmp_path / "eval", {"Claude_Monet": 3, "Edgar_Degas": 2, "Paul_Gauguin": 2,
                                                 "Jan_van_Eyck": 4})
-    out = tmp_path / "eval.json"
-    result = subprocess.run(
-        ["make", "evaluate", f"CKPT={tmp / 'runs' / 't' / 'stage3' / 'best.ckpt'}", f"DATA={other}", f"OUT={out}"],
-        cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(out.read_text())
+    report = make_evaluate(tmp_path, f"CKPT={tmp / 'runs' / 't' / 'stage3' / 'best.ckpt'}", f"DATA={other}")
     assert report["n_images"] == 7 and report["n_unknown_artist"] == 4
     assert report["unknown_artists"] == ["Jan van Eyck"]
     assert report["confusion"]["artists"] == ["Claude Monet", "Edgar Degas", "Paul Gauguin"]
@@ -117,12 +121,7 @@ def test_evaluate_counts_unknown_artists(three_stage_run, tmp_path):
 def test_evaluate_on_a_runs_split_reproduces_the_training_validation(three_stage_run, tmp_path):
     tmp, _, _ = three_stage_run
     run = tmp / "runs" / "t"
-    out = tmp_path / "eval.json"
-    result = subprocess.run(
-        ["make", "evaluate", f"CKPT={run / 'stage3' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}", f"OUT={out}"],
-        cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(out.read_text())
+    report = make_evaluate(tmp_path, f"CKPT={run / 'stage3' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}")
     split = pd.read_csv(run / "split.csv")
     assert report["n_images"] == (split["split"] == "val").sum() and report["flips"] is False
     logged = json.loads((run / "stage3" / "metrics.json").read_text())
