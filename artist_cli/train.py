@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping, EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
 
 from artist_cli.wandb_mode import wandb_mode
@@ -47,6 +47,9 @@ class ArtistCLI(LightningCLI):
                             help="Earlier stage whose best.ckpt gives the starting weights (weights only)")
         parser.add_argument("--force", type=bool, default=False,
                             help="Rerun a stage that already finished (its old outputs are deleted)")
+        parser.add_argument("--ema_decay", type=float | None, default=None,
+                            help="Exponential moving average of the weights (Lightning's EMAWeightAveraging): "
+                                 "validation, best.ckpt and the next stage use the average. null = off")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         # A second ModelCheckpoint without a monitor writes last.ckpt after every epoch: in
         # pytorch-lightning 2.6 the monitored one's save_last only writes when a new best was saved, so a
@@ -116,6 +119,14 @@ class ArtistCLI(LightningCLI):
                 init_args.log_model = mode == "online"  # artifacts need a server
             kept.append(logger)
         config.trainer.logger = kept if isinstance(config.trainer.logger, list) else (kept[0] if kept else False)
+
+    def _instantiate_trainer(self, config, callbacks):
+        decay = self._config.get("ema_decay")
+        if decay is not None:
+            if not 0.0 < decay < 1.0:
+                sys.exit(f"error: --ema_decay must lie between 0 and 1 (got {decay}); null turns it off")
+            callbacks = [*callbacks, EMAWeightAveraging(decay=decay)]
+        return super()._instantiate_trainer(config, callbacks)
 
     def before_fit(self) -> None:
         config = self._config
