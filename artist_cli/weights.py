@@ -30,6 +30,20 @@ def describe_difference(expected: list[str], found: list[str]) -> str:
     return "\n".join(lines)
 
 
+# The model options that decide which tensors a network has.
+ARCHITECTURE = ("backbone", "head", "spp_bins", "dense_units")
+
+
+def describe_architecture_difference(saved: dict, current: dict) -> str:
+    lines = [f"  {key}: {saved.get(key)!r} in the checkpoint, {current.get(key)!r} here"
+             for key in ARCHITECTURE if key in saved and list_or_value(saved[key]) != list_or_value(current.get(key))]
+    return "\n".join(lines) or "  (same options; the tensors still differ)"
+
+
+def list_or_value(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
 def init_weights_from(model: torch.nn.Module, path, artists: list[str] | None = None,
                       image_size: int | None = None) -> dict:
     """Copy a checkpoint's weights into `model` (strict); returns the checkpoint's metadata."""
@@ -42,5 +56,13 @@ def init_weights_from(model: torch.nn.Module, path, artists: list[str] | None = 
     if image_size is not None and meta.get("image_size") not in (None, image_size):
         raise CheckpointMismatchError(
             f"{path} was trained at {meta['image_size']} px, this run uses {image_size} px")
-    model.load_state_dict(checkpoint["state_dict"], strict=True)
+    try:
+        model.load_state_dict(checkpoint["state_dict"], strict=True)
+    except RuntimeError as error:
+        current = dict(getattr(model, "hparams", {}))
+        raise CheckpointMismatchError(
+            f"{path} holds a different network than this stage builds:\n"
+            + describe_architecture_difference(checkpoint.get("hyper_parameters", {}), current)
+            + "\nA stage that starts from another must use the same --model.backbone, --model.head, "
+              "--model.spp_bins and --model.dense_units (to search heads on one backbone: make sweep).") from error
     return meta

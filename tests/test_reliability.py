@@ -209,6 +209,21 @@ def test_later_stage_with_a_checkpoint_for_other_artists_stops_clearly(three_sta
     assert "Traceback" not in result.stderr
 
 
+def test_later_stage_with_another_head_stops_clearly(three_stage_run, tmp_path):
+    tmp, data, _ = three_stage_run
+    (tmp_path / "runs" / "x" / "stage1").mkdir(parents=True)
+    shutil.copy(tmp / "runs" / "t" / "stage1" / "best.ckpt", tmp_path / "runs" / "x" / "stage1" / "best.ckpt")
+    args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}",
+                            "--model.head=spp", "--model.dense_units=[16,8]"])
+    result = subprocess.run(["make", "stage2", f"DATA={data}", "RUN=x", f"ARGS={args}"], cwd=REPO,
+                            capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+    assert result.returncode != 0
+    assert "different network" in result.stderr
+    assert "head: 'gap' in the checkpoint, 'spp' here" in result.stderr
+    assert "dense_units: [] in the checkpoint, [16, 8] here" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_later_stages_keep_what_indexing_reported(tmp_path, base):
     (folder(base) / "page.jpg").write_text("<html></html>")
     build(tmp_path, base)  # stage 1: indexes, reports page.jpg
