@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from lightning_modules.backbones import build_backbone
+from lightning_modules.batch_mix import BatchMix
 from lightning_modules.heads import Classifier, build_pool
 from lightning_modules.metrics import classification_metrics, confusion_matrix
 
@@ -48,6 +49,9 @@ class ArtistClassifier(pl.LightningModule):
         channels_last: NHWC memory layout; about 1.7x faster training on CPU and what tensor
             cores want on GPU.
         compile: run the backbone through `torch.compile` (GPU runs; the first steps are slow).
+        mix_prob: share of training batches mixed by CutMix or MixUp (even odds; 0 = off). Image
+            batches only: a stage that trains on the feature cache is never mixed.
+        mixup_alpha, cutmix_alpha: Beta(alpha, alpha) of the blend weight.
         class_weighted_loss: weight each artist's cross-entropy by the inverse of its share of the
             training paintings (normalised so the weights average 1 over artists).
         class_counts: training paintings per artist (linked from the data module).
@@ -76,6 +80,9 @@ class ArtistClassifier(pl.LightningModule):
         compile: bool = False,
         class_weighted_loss: bool = False,
         class_counts: list[int] | None = None,
+        mix_prob: float = 0.0,
+        mixup_alpha: float = 0.2,
+        cutmix_alpha: float = 1.0,
     ):
         super().__init__()
         if artists is not None and len(artists) != num_classes:
@@ -96,6 +103,7 @@ class ArtistClassifier(pl.LightningModule):
             self.backbone.to(memory_format=torch.channels_last)
         self.register_buffer("class_weights", class_weights(class_counts, num_classes) if class_weighted_loss else None,
                              persistent=False)
+        self.batch_mix = BatchMix(num_classes, mix_prob, mixup_alpha, cutmix_alpha) if mix_prob > 0 else None
         # Kept outside the module tree so state_dict keys (and checkpoints) stay the same.
         self.__dict__["_backbone_fn"] = torch.compile(self.backbone) if compile else self.backbone
 
@@ -118,9 +126,12 @@ class ArtistClassifier(pl.LightningModule):
     # ---- steps --------------------------------------------------------------------------------
     def _step(self, batch, metrics, stage: str):
         images, labels, _rows = batch
+        targets = labels
+        if stage == "train" and self.batch_mix is not None and images.dim() == 4:
+            images, targets = self.batch_mix(images, labels)
         logits = self(images)
-        loss = F.cross_entropy(logits, labels, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing)
-        metrics.update(logits, labels)
+        loss = F.cross_entropy(logits, targets, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing)
+        metrics.update(logits, labels)  # training scores count the painting's own artist
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage == "val",
                  sync_dist=True, batch_size=len(labels))
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")

@@ -195,29 +195,30 @@ def test_finished_stage_is_not_silently_redone(three_stage_run):
     assert best.stat().st_mtime_ns == stamp
 
 
-def test_later_stage_with_a_checkpoint_for_other_artists_stops_clearly(three_stage_run, tmp_path):
+def stage2_from_copied_stage1(three_stage_run, tmp_path, data, *extra_args) -> subprocess.CompletedProcess:
+    """`make stage2` in a fresh run whose stage 1 is a copy of the shared run's; must fail."""
     tmp, _, _ = three_stage_run
-    other = make_collection(tmp_path / "other", {"Claude_Monet": 8, "Titian": 8, "Paul_Gauguin": 8})
     (tmp_path / "runs" / "x" / "stage1").mkdir(parents=True)
     shutil.copy(tmp / "runs" / "t" / "stage1" / "best.ckpt", tmp_path / "runs" / "x" / "stage1" / "best.ckpt")
-    args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}"])
-    result = subprocess.run(["make", "stage2", f"DATA={other}", "RUN=x", f"ARGS={args}"], cwd=REPO,
+    args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}",
+                            *extra_args])
+    result = subprocess.run(["make", "stage2", f"DATA={data}", "RUN=x", f"ARGS={args}"], cwd=REPO,
                             capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
     assert result.returncode != 0
+    return result
+
+
+def test_later_stage_with_a_checkpoint_for_other_artists_stops_clearly(three_stage_run, tmp_path):
+    other = make_collection(tmp_path / "other", {"Claude_Monet": 8, "Titian": 8, "Paul_Gauguin": 8})
+    result = stage2_from_copied_stage1(three_stage_run, tmp_path, other)
     assert "other artists" in result.stderr
     assert "only in the data: Titian" in result.stderr and "only in the checkpoint: Edgar Degas" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_later_stage_with_another_head_stops_clearly(three_stage_run, tmp_path):
-    tmp, data, _ = three_stage_run
-    (tmp_path / "runs" / "x" / "stage1").mkdir(parents=True)
-    shutil.copy(tmp / "runs" / "t" / "stage1" / "best.ckpt", tmp_path / "runs" / "x" / "stage1" / "best.ckpt")
-    args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}",
-                            "--model.head=spp", "--model.dense_units=[16,8]"])
-    result = subprocess.run(["make", "stage2", f"DATA={data}", "RUN=x", f"ARGS={args}"], cwd=REPO,
-                            capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
-    assert result.returncode != 0
+    result = stage2_from_copied_stage1(three_stage_run, tmp_path, three_stage_run[1],
+                                       "--model.head=spp", "--model.dense_units=[16,8]")
     assert "different network" in result.stderr
     assert "head: 'gap' in the checkpoint, 'spp' here" in result.stderr
     assert "dense_units: [] in the checkpoint, [16, 8] here" in result.stderr
