@@ -121,6 +121,8 @@ class ArtistCLI(LightningCLI):
         config.trainer.logger = kept if isinstance(config.trainer.logger, list) else (kept[0] if kept else False)
 
     def _instantiate_trainer(self, config, callbacks):
+        # LightningCLI's hook that merges the configured callbacks (private, stable across the pinned
+        # pytorch-lightning 2.5-2.6): the EMA callback exists only when a stage asks for it.
         decay = self._config.get("ema_decay")
         if decay is not None:
             if not 0.0 < decay < 1.0:
