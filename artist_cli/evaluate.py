@@ -71,6 +71,22 @@ def validation_part(split_csv) -> Discovery:
     return Discovery(root=Path(split_csv).parent, layout="split", index=val)
 
 
+def artist_labels(names: pd.Series, artists: list[str]) -> pd.Series:
+    """Each painting's label in the checkpoint's artist order; -1 for artists it does not know."""
+    label_of = {match_key(name): i for i, name in enumerate(artists)}
+    return names.map(lambda a: label_of.get(match_key(a), -1))
+
+
+def known_probabilities(model: ArtistClassifier, meta: dict, found: Discovery, labels: pd.Series,
+                        cache_dir, batch_size: int = 64, flips: bool = False):
+    """(probabilities, labels, image store) for the paintings by known artists that decode."""
+    known = found.index[labels >= 0].reset_index(drop=True)
+    known_labels = torch.tensor(labels[labels >= 0].to_numpy(), dtype=torch.long)
+    store = ImageStore.open_or_build(known["path"].tolist(), meta["image_size"], cache_dir)
+    probs = predict_probabilities(model, store.pixels[store.ok], batch_size, flips)
+    return probs, known_labels[torch.from_numpy(store.ok)], store
+
+
 def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int = 64, split=None,
              flips: bool = False) -> dict:
     """Score `ckpt` on every painting under `data`, or on the validation part of `split`."""
@@ -78,19 +94,13 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
         raise ValueError("give either data (a folder or manifest) or split (a run's split.csv)")
     model, meta = load_model(ckpt)
     artists = meta["artists"]
-    label_of = {match_key(name): i for i, name in enumerate(artists)}
     found = discover(data) if split is None else validation_part(split)
-    labels = found.index["artist"].map(lambda a: label_of.get(match_key(a), -1))
+    labels = artist_labels(found.index["artist"], artists)
     if not (labels >= 0).any():
         raise CheckpointMismatchError(
             f"None of the paintings in {data} is by an artist that {ckpt} knows:\n"
             + describe_difference(sorted(found.index["artist"].unique()), list(artists)))
-    known = found.index[labels >= 0].reset_index(drop=True)
-    known_labels = torch.tensor(labels[labels >= 0].to_numpy(), dtype=torch.long)
-    store = ImageStore.open_or_build(known["path"].tolist(), meta["image_size"], cache_dir)
-    ok = torch.from_numpy(store.ok)
-    probs = predict_probabilities(model, store.pixels[store.ok], batch_size, flips)
-    target = known_labels[ok]
+    probs, target, store = known_probabilities(model, meta, found, labels, cache_dir, batch_size, flips)
     k = len(artists)
     per_class = dict(
         precision=MulticlassPrecision(k, average="none")(probs, target),

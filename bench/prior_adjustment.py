@@ -18,9 +18,7 @@ from torchmetrics.functional.classification import multiclass_accuracy, multicla
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from artist_cli.evaluate import load_model, predict_probabilities, validation_part  # noqa: E402
-from datamodules.artist_names import match_key  # noqa: E402
-from datamodules.image_store import ImageStore  # noqa: E402
+from artist_cli.evaluate import artist_labels, known_probabilities, load_model, validation_part  # noqa: E402
 
 
 def main() -> None:
@@ -31,16 +29,14 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=".cache/artist-trainer")
     args = parser.parse_args()
     model, meta = load_model(args.run / args.stage / "best.ckpt")
-    label_of = {match_key(name): i for i, name in enumerate(meta["artists"])}
-    k = len(label_of)
+    k = len(meta["artists"])
     split = pd.read_csv(args.run / "split.csv")
-    train_labels = torch.tensor(split.loc[split["split"] == "train", "artist"].map(
-        lambda a: label_of[match_key(a)]).to_numpy())
+    train_labels = torch.tensor(artist_labels(split.loc[split["split"] == "train", "artist"], meta["artists"]).to_numpy())
     log_prior = torch.bincount(train_labels, minlength=k).float().div(len(train_labels)).log()
-    val = validation_part(args.run / "split.csv").index
-    store = ImageStore.open_or_build(val["path"].tolist(), meta["image_size"], args.cache_dir)
-    target = torch.tensor(val["artist"].map(lambda a: label_of[match_key(a)]).to_numpy())[torch.from_numpy(store.ok)]
-    log_probs = predict_probabilities(model, store.pixels[store.ok]).log()
+    val = validation_part(args.run / "split.csv")
+    probs, target, _ = known_probabilities(model, meta, val, artist_labels(val.index["artist"], meta["artists"]),
+                                           args.cache_dir)
+    log_probs = probs.log()
     print("| tau | macro-F1 | top-1 |\n|---|---|---|")
     for tau in map(float, args.taus.split(",")):
         logits = log_probs - tau * log_prior
