@@ -1,6 +1,6 @@
 # Artist trainer. Variables: DATA (data folder or CSV), RUN (run name), PRESET (configs/presets/*.yaml),
 # FORCE=1 (rerun a finished stage),
-# ARGS (extra LightningCLI overrides), CKPT / OUT / INPUT / SIZES / FLIPS / SPLIT for evaluate, predict, export.
+# ARGS (extra LightningCLI overrides), CKPT / OUT / INPUT / SIZES / FLIPS / VIEWS / SPLIT for evaluate, predict, export.
 DATA   ?= data/sample
 RUN    ?= default
 PRESET ?= default
@@ -35,12 +35,12 @@ stage1 stage2 stage3: $(STAMP)
 train: stage1 stage2 stage3
 
 evaluate: $(STAMP)
-	@test -n "$(CKPT)" || (echo "usage: make evaluate CKPT=runs/<run>/<stage>/best.ckpt [DATA=folder | SPLIT=runs/<run>/split.csv] [FLIPS=1] [OUT=file.json]" && exit 2)
-	$(PYTHON) -m artist_cli.evaluate --ckpt $(CKPT) $(if $(SPLIT),--split $(SPLIT),--data $(DATA)) $(if $(FLIPS),--flips) $(if $(OUT),--out $(OUT))
+	@test -n "$(CKPT)" || (echo "usage: make evaluate CKPT=runs/<run>/<stage>/best.ckpt [DATA=folder | SPLIT=runs/<run>/split.csv] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [OUT=file.json]" && exit 2)
+	$(PYTHON) -m artist_cli.evaluate --ckpt $(CKPT) $(if $(SPLIT),--split $(SPLIT),--data $(DATA)) $(if $(FLIPS),--flips) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
 
 predict: $(STAMP)
-	@test -n "$(CKPT)" -a -n "$(INPUT)" || (echo "usage: make predict CKPT=... INPUT=image-or-folder [SIZES=224,260,296] [FLIPS=1] [OUT=preds.csv]" && exit 2)
-	$(PYTHON) -m artist_cli.predict --ckpt $(CKPT) --input $(INPUT) $(if $(SIZES),--sizes $(SIZES)) $(if $(FLIPS),--flips) $(if $(OUT),--out $(OUT))
+	@test -n "$(CKPT)" -a -n "$(INPUT)" || (echo "usage: make predict CKPT=... INPUT=image-or-folder [SIZES=224,260,296] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [OUT=preds.csv]" && exit 2)
+	$(PYTHON) -m artist_cli.predict --ckpt $(CKPT) --input $(INPUT) $(if $(SIZES),--sizes $(SIZES)) $(if $(FLIPS),--flips) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
 
 export: $(STAMP)
 	@test -n "$(CKPT)" || (echo "usage: make export CKPT=... [OUT=path/without/suffix] [DATA=folder for the check]" && exit 2)

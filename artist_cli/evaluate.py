@@ -1,11 +1,11 @@
 """Evaluate a checkpoint on any folder of paintings (all images, no split).
 
     python -m artist_cli.evaluate --ckpt runs/default/stage3/best.ckpt --data data/sample [--out eval.json]
-    python -m artist_cli.evaluate --ckpt runs/all49/stage2/best.ckpt --split runs/all49/split.csv --flips
+    python -m artist_cli.evaluate --ckpt runs/all49/stage2/best.ckpt --split runs/all49/split.csv --views plain,hflip,x1.25
 
 `--split` scores the validation part of a run's split.csv instead of a whole folder (the same
-paintings the training loop validated on); `--flips` averages the probabilities of the 4 flip
-variants (test-time augmentation; the training loop reports the plain forward).
+paintings the training loop validated on); `--views plain,hflip,x1.25` averages the probabilities
+of those test-time views, `--flips` of the 4 flips (the training loop reports the plain forward).
 
 Prints one JSON object: top1, top2, macro_f1, n_images, n_skipped, n_unknown_artist,
 per_artist (precision, recall, f1, support) and confusion (artist names and matrix).
@@ -24,6 +24,7 @@ import torch
 from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score,
                                          MulticlassPrecision, MulticlassRecall)
 
+from artist_cli.test_time_views import FLIPS, mean_probabilities, parse_views
 from artist_cli.weights import CheckpointMismatchError, describe_difference, read_checkpoint
 from datamodules.artist_names import match_key
 from datamodules.discovery import Discovery, discover
@@ -43,19 +44,13 @@ def load_model(ckpt_path) -> tuple[ArtistClassifier, dict]:
     return model.eval(), checkpoint[CHECKPOINT_KEY]
 
 
-def flip_variants(batch: torch.Tensor) -> list[torch.Tensor]:
-    """The 4 flips stage 2 trains on: as is, horizontal, vertical, both."""
-    return [batch, batch.flip(-1), batch.flip(-2), batch.flip(-1).flip(-2)]
-
-
 @torch.inference_mode()
-def predict_probabilities(model: ArtistClassifier, pixels, batch_size: int = 64, flips: bool = False) -> torch.Tensor:
-    """Softmax probabilities for (N, S, S, 3) uint8 pixels (averaged over the 4 flips with `flips`)."""
+def predict_probabilities(model: ArtistClassifier, pixels, batch_size: int = 64, views=("plain",)) -> torch.Tensor:
+    """Softmax probabilities for (N, S, S, 3) uint8 pixels, averaged over the test-time views."""
     out = []
     for start in range(0, len(pixels), batch_size):
         batch = torch.from_numpy(pixels[start:start + batch_size].copy()).permute(0, 3, 1, 2)
-        variants = flip_variants(batch) if flips else [batch]
-        out.append(torch.stack([model(v).softmax(dim=1) for v in variants]).mean(0))
+        out.append(mean_probabilities(model, batch, views))
     return torch.cat(out) if out else torch.empty(0, model.hparams.num_classes)
 
 
@@ -78,17 +73,17 @@ def artist_labels(names: pd.Series, artists: list[str]) -> pd.Series:
 
 
 def known_probabilities(model: ArtistClassifier, meta: dict, found: Discovery, labels: pd.Series,
-                        cache_dir, batch_size: int = 64, flips: bool = False):
+                        cache_dir, batch_size: int = 64, views=("plain",)):
     """(probabilities, labels, image store) for the paintings by known artists that decode."""
     known = found.index[labels >= 0].reset_index(drop=True)
     known_labels = torch.tensor(labels[labels >= 0].to_numpy(), dtype=torch.long)
     store = ImageStore.open_or_build(known["path"].tolist(), meta["image_size"], cache_dir)
-    probs = predict_probabilities(model, store.pixels[store.ok], batch_size, flips)
+    probs = predict_probabilities(model, store.pixels[store.ok], batch_size, views)
     return probs, known_labels[torch.from_numpy(store.ok)], store
 
 
 def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int = 64, split=None,
-             flips: bool = False) -> dict:
+             views=("plain",)) -> dict:
     """Score `ckpt` on every painting under `data`, or on the validation part of `split`."""
     if (data is None) == (split is None):
         raise ValueError("give either data (a folder or manifest) or split (a run's split.csv)")
@@ -100,7 +95,7 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
         raise CheckpointMismatchError(
             f"None of the paintings in {data} is by an artist that {ckpt} knows:\n"
             + describe_difference(sorted(found.index["artist"].unique()), list(artists)))
-    probs, target, store = known_probabilities(model, meta, found, labels, cache_dir, batch_size, flips)
+    probs, target, store = known_probabilities(model, meta, found, labels, cache_dir, batch_size, views)
     k = len(artists)
     per_class = dict(
         precision=MulticlassPrecision(k, average="none")(probs, target),
@@ -111,7 +106,7 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
     return {
         "checkpoint": str(ckpt),
         "data": str(data if split is None else f"{split} (validation part)"),
-        "flips": flips,
+        "views": list(views),
         "top1": float(MulticlassAccuracy(k, top_k=1, average="micro")(probs, target)),
         "top2": float(MulticlassAccuracy(k, top_k=min(2, k), average="micro")(probs, target)),
         "macro_f1": float(MulticlassF1Score(k, average="macro")(probs, target)),
@@ -135,7 +130,10 @@ def main(argv=None) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="a folder or CSV manifest: every painting is scored")
     source.add_argument("--split", type=Path, help="a run's split.csv: its validation part is scored")
-    parser.add_argument("--flips", action="store_true", help="average the 4 flips (test-time augmentation)")
+    views = parser.add_mutually_exclusive_group()
+    views.add_argument("--views", default="plain",
+                       help="comma-separated test-time views to average: plain, hflip, vflip, hvflip, x<scale>")
+    views.add_argument("--flips", action="store_true", help="average the 4 flips (same as --views " + ",".join(FLIPS) + ")")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--cache-dir", default=".cache/artist-trainer")
@@ -143,7 +141,8 @@ def main(argv=None) -> None:
     if not args.ckpt.is_file():
         sys.exit(f"error: checkpoint {args.ckpt} does not exist")
     try:
-        result = evaluate(args.ckpt, args.data, args.cache_dir, args.batch_size, args.split, args.flips)
+        views = list(FLIPS) if args.flips else parse_views(args.views)
+        result = evaluate(args.ckpt, args.data, args.cache_dir, args.batch_size, args.split, views)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
     text = json.dumps(result, indent=2)

@@ -2,10 +2,11 @@
 
     python -m artist_cli.predict --ckpt runs/default/stage3/best.ckpt --input painting.jpg
     python -m artist_cli.predict --ckpt ... --input folder/ --sizes 224,260,296 --flips --out preds.csv
+    python -m artist_cli.predict --ckpt ... --input folder/ --views plain,hflip,x1.25
 
 With several sizes, each size votes for its top-1 artist and the majority wins; a tie goes to
 the tied artist with the highest mean probability over the sizes (the study's multi-size test).
-`--flips` averages the probabilities of the 4 flip variants at each size.
+At each size, `--views` averages the probabilities of those test-time views (`--flips`: the 4 flips).
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from artist_cli.evaluate import flip_variants, load_model
+from artist_cli.evaluate import load_model
+from artist_cli.test_time_views import FLIPS, mean_probabilities, parse_views
 from datamodules.decoding import load_rgb
 from datamodules.discovery import IMAGE_EXTENSIONS, check_header
 
@@ -30,14 +32,13 @@ def vote(probs_per_size: torch.Tensor) -> int:
 
 
 @torch.inference_mode()
-def probabilities(model, path, size: int, flips: bool) -> torch.Tensor:
+def probabilities(model, path, size: int, views=("plain",)) -> torch.Tensor:
     image = torch.from_numpy(load_rgb(path, size)).permute(2, 0, 1).unsqueeze(0)
-    batch = torch.cat(flip_variants(image)) if flips else image
-    return model(batch).softmax(dim=1).mean(dim=0)
+    return mean_probabilities(model, image, views)[0]
 
 
-def predict_image(model, artists: list[str], path, sizes: list[int], flips: bool = False, k: int = 3) -> dict:
-    per_size = torch.stack([probabilities(model, path, size, flips) for size in sizes])
+def predict_image(model, artists: list[str], path, sizes: list[int], views=("plain",), k: int = 3) -> dict:
+    per_size = torch.stack([probabilities(model, path, size, views) for size in sizes])
     mean = per_size.mean(dim=0)
     winner = vote(per_size)
     ranked = [winner] + [int(i) for i in mean.argsort(descending=True) if int(i) != winner]
@@ -61,11 +62,18 @@ def main(argv=None) -> None:
     parser.add_argument("--ckpt", required=True, type=Path)
     parser.add_argument("--input", required=True, type=Path)
     parser.add_argument("--sizes", default="", help="comma-separated sizes, e.g. 224,260,296 (default: training size)")
-    parser.add_argument("--flips", action="store_true", help="flip test-time augmentation")
+    views = parser.add_mutually_exclusive_group()
+    views.add_argument("--views", default="plain",
+                       help="comma-separated test-time views to average: plain, hflip, vflip, hvflip, x<scale>")
+    views.add_argument("--flips", action="store_true", help="average the 4 flips (same as --views " + ",".join(FLIPS) + ")")
     parser.add_argument("--out", type=Path, help="CSV file (default: stdout)")
     args = parser.parse_args(argv)
     if not args.ckpt.is_file():
         sys.exit(f"error: checkpoint {args.ckpt} does not exist")
+    try:
+        views = list(FLIPS) if args.flips else parse_views(args.views)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
     model, meta = load_model(args.ckpt)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()] or [meta["image_size"]]
     try:
@@ -77,7 +85,7 @@ def main(argv=None) -> None:
         problem = check_header(path)
         if problem is None:
             try:
-                rows.append(predict_image(model, meta["artists"], path, sizes, args.flips))
+                rows.append(predict_image(model, meta["artists"], path, sizes, views))
                 continue
             except Exception as error:  # a bad file is reported, the rest still get answers
                 problem = ("decode_failed", f"{type(error).__name__}: {error}")

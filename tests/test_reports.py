@@ -66,7 +66,7 @@ def test_predict_probabilities_sum_to_one_and_top1_is_stable(three_stage_run):
     tmp, data, _ = three_stage_run
     model, meta = load_model(tmp / "runs" / "t" / "stage3" / "best.ckpt")
     image = next((data / "images" / "Claude_Monet").glob("*.jpg"))
-    probs = probabilities(model, image, 32, flips=True)
+    probs = probabilities(model, image, 32, views=["plain", "hflip", "x1.5"])
     assert probs.sum().item() == pytest.approx(1.0, abs=1e-5)
     first = predict_image(model, meta["artists"], image, [32, 48, 64])
     second = predict_image(model, meta["artists"], image, [32, 48, 64])

@@ -1,6 +1,7 @@
 """The three stages: freezing, weights-only chaining, and the real Makefile/CLI path."""
 import json
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -123,24 +124,53 @@ def test_evaluate_on_a_runs_split_reproduces_the_training_validation(three_stage
     run = tmp / "runs" / "t"
     report = make_evaluate(tmp_path, f"CKPT={run / 'stage3' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}")
     split = pd.read_csv(run / "split.csv")
-    assert report["n_images"] == (split["split"] == "val").sum() and report["flips"] is False
+    assert report["n_images"] == (split["split"] == "val").sum() and report["views"] == ["plain"]
     logged = json.loads((run / "stage3" / "metrics.json").read_text())
     assert report["macro_f1"] == pytest.approx(logged["macro_f1"], abs=1e-6)
     assert report["top1"] == pytest.approx(logged["top1"], abs=1e-6)
 
 
-def test_flip_tta_averages_the_four_flips():
-    from artist_cli.evaluate import predict_probabilities
+def tiny_model_and_paintings():
+    """An untrained 3-artist model, 5 random 32 px paintings as (N, H, W, 3) uint8 and as NCHW."""
     torch.manual_seed(0)
     model = ArtistClassifier(**tiny_model_kwargs(num_classes=3)).eval()
     pixels = torch.randint(0, 256, (5, 32, 32, 3), dtype=torch.uint8).numpy()
-    images = torch.from_numpy(pixels).permute(0, 3, 1, 2)
+    return model, pixels, torch.from_numpy(pixels).permute(0, 3, 1, 2)
+
+
+def test_flip_tta_averages_the_four_flips():
+    from artist_cli.evaluate import predict_probabilities
+    from artist_cli.test_time_views import FLIPS
+    model, pixels, images = tiny_model_and_paintings()
     with torch.no_grad():
         expected = torch.stack([model(v).softmax(1) for v in
                                 (images, images.flip(-1), images.flip(-2), images.flip(-1).flip(-2))]).mean(0)
-    got = predict_probabilities(model, pixels, batch_size=2, flips=True)
+    got = predict_probabilities(model, pixels, batch_size=2, views=FLIPS)
     assert torch.allclose(got, expected, atol=1e-6)
     assert not torch.allclose(got, predict_probabilities(model, pixels, batch_size=2), atol=1e-4)
+
+
+def test_scale_view_averages_the_painting_seen_larger():
+    from artist_cli.evaluate import predict_probabilities
+    from torchvision.transforms.v2 import functional as TF
+    model, pixels, images = tiny_model_and_paintings()
+    with torch.no_grad():
+        larger = TF.resize(images, [40, 40], antialias=True)  # x1.25 of 32 px
+        expected = torch.stack([model(images).softmax(1), model(images.flip(-1)).softmax(1),
+                                model(larger).softmax(1)]).mean(0)
+    got = predict_probabilities(model, pixels, batch_size=2, views=["plain", "hflip", "x1.25"])
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_unknown_test_time_view_is_refused_before_scoring(tmp_path):
+    from artist_cli.test_time_views import parse_views
+    assert parse_views(" plain, hflip ,x1.25") == ["plain", "hflip", "x1.25"]
+    for bad in ("rotate90", "x", "x0", "xbig", ""):
+        with pytest.raises(ValueError):
+            parse_views(bad)
+    result = subprocess.run([sys.executable, "-m", "artist_cli.evaluate", "--ckpt", __file__, "--data", str(tmp_path),
+                             "--views", "plain,upside"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "unknown test-time view 'upside'" in result.stderr
 
 
 def test_missing_stage1_checkpoint_gives_a_clear_message(tmp_path, collection):

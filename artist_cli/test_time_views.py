@@ -1,0 +1,52 @@
+"""Test-time views: transformed copies of each painting whose predicted probabilities are averaged.
+
+A view is `plain`, `hflip`, `vflip`, `hvflip` (both flips), or a scale such as `x1.25` (the
+painting resized to 1.25 times the size it was decoded at). `FLIPS` are the 4 flips stage 2
+trains on; on the 49-artist thumbnails `plain,hflip,x1.25` is the set that helped (README).
+"""
+from __future__ import annotations
+
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+FLIPS = ("plain", "hflip", "vflip", "hvflip")
+_FLIP_OF = {"plain": lambda b: b, "hflip": lambda b: b.flip(-1), "vflip": lambda b: b.flip(-2),
+            "hvflip": lambda b: b.flip(-1).flip(-2)}
+
+
+def scale_of(view: str) -> float | None:
+    """1.25 for `x1.25`; None for a flip view."""
+    if not view.startswith("x"):
+        return None
+    try:
+        scale = float(view[1:])
+    except ValueError:
+        scale = 0.0
+    if not 0.1 <= scale <= 10:
+        raise ValueError(f"bad scale view {view!r}: write it as x<factor> with a factor in 0.1-10, e.g. x1.25")
+    return scale
+
+
+def parse_views(text: str) -> list[str]:
+    """'plain,hflip,x1.25' -> a checked list; unknown names fail before any image is scored."""
+    views = [v.strip() for v in text.split(",") if v.strip()]
+    if not views:
+        raise ValueError("no test-time views given")
+    for view in views:
+        if view not in _FLIP_OF and scale_of(view) is None:
+            raise ValueError(f"unknown test-time view {view!r}: use {', '.join(FLIPS)} or a scale like x1.25")
+    return views
+
+
+def apply_view(batch: torch.Tensor, view: str) -> torch.Tensor:
+    """An (N, C, H, W) batch as the view sees it (uint8 stays uint8)."""
+    scale = scale_of(view)
+    if scale is None:
+        return _FLIP_OF[view](batch)
+    height, width = batch.shape[-2:]
+    return TF.resize(batch, [max(1, round(height * scale)), max(1, round(width * scale))], antialias=True)
+
+
+def mean_probabilities(model, batch: torch.Tensor, views) -> torch.Tensor:
+    """Softmax probabilities of `model` averaged over the views of each image in `batch`."""
+    return torch.stack([model(apply_view(batch, view)).softmax(dim=1) for view in views]).mean(dim=0)
