@@ -24,7 +24,7 @@ import torch
 from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score,
                                          MulticlassPrecision, MulticlassRecall)
 
-from artist_cli.test_time_views import FLIPS, mean_probabilities, parse_views
+from artist_cli.test_time_views import FLIPS, default_views, mean_probabilities, parse_views
 from artist_cli.weights import CheckpointMismatchError, describe_difference, read_checkpoint
 from datamodules.artist_names import match_key
 from datamodules.discovery import Discovery, discover
@@ -131,8 +131,9 @@ def main(argv=None) -> None:
     source.add_argument("--data", type=Path, help="a folder or CSV manifest: every painting is scored")
     source.add_argument("--split", type=Path, help="a run's split.csv: its validation part is scored")
     views = parser.add_mutually_exclusive_group()
-    views.add_argument("--views", default="plain",
-                       help="comma-separated test-time views to average: plain, hflip, vflip, hvflip, x<scale>")
+    views.add_argument("--views", default=default_views(),
+                       help="comma-separated test-time views to average: plain, hflip, vflip, hvflip, x<scale> "
+                            "(default from configs/inference.yaml: %(default)s)")
     views.add_argument("--flips", action="store_true", help="average the 4 flips (same as --views " + ",".join(FLIPS) + ")")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--batch-size", type=int, default=64)

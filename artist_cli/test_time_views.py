@@ -2,14 +2,18 @@
 
 A view is `plain`, `hflip`, `vflip`, `hvflip` (both flips), or a scale such as `x1.25` (the
 painting resized to 1.25 times the size it was decoded at). `FLIPS` are the 4 flips stage 2
-trains on; on the 49-artist thumbnails `plain,hflip,x1.25` is the set that helped (README).
+trains on. The default views of evaluate and predict live in configs/inference.yaml.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+import yaml
 from torchvision.transforms.v2 import functional as TF
 
 FLIPS = ("plain", "hflip", "vflip", "hvflip")
+INFERENCE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "inference.yaml"
 _FLIP_OF = {"plain": lambda b: b, "hflip": lambda b: b.flip(-1), "vflip": lambda b: b.flip(-2),
             "hvflip": lambda b: b.flip(-1).flip(-2)}
 
@@ -25,6 +29,11 @@ def scale_of(view: str) -> float | None:
     if not 0.1 <= scale <= 10:
         raise ValueError(f"bad scale view {view!r}: write it as x<factor> with a factor in 0.1-10, e.g. x1.25")
     return scale
+
+
+def default_views() -> str:
+    """The `views` of configs/inference.yaml, comma-separated (the --views default)."""
+    return ",".join(yaml.safe_load(INFERENCE_CONFIG.read_text())["views"])
 
 
 def parse_views(text: str) -> list[str]:

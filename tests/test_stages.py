@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import pytorch_lightning as pl
 import torch
+import yaml
 
 from artist_cli.train import ArtistCLI
 from callbacks import BackboneFreeze
@@ -117,12 +118,14 @@ def test_evaluate_counts_unknown_artists(three_stage_run, tmp_path):
     assert sum(map(sum, report["confusion"]["matrix"])) == 7
     assert report["per_artist"]["Claude Monet"]["support"] == 3
     assert 0.0 <= report["macro_f1"] <= 1.0
+    assert report["views"] == yaml.safe_load((REPO / "configs" / "inference.yaml").read_text())["views"]
 
 
 def test_evaluate_on_a_runs_split_reproduces_the_training_validation(three_stage_run, tmp_path):
     tmp, _, _ = three_stage_run
     run = tmp / "runs" / "t"
-    report = make_evaluate(tmp_path, f"CKPT={run / 'stage3' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}")
+    report = make_evaluate(tmp_path, f"CKPT={run / 'stage3' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}",
+                           "VIEWS=plain")
     split = pd.read_csv(run / "split.csv")
     assert report["n_images"] == (split["split"] == "val").sum() and report["views"] == ["plain"]
     logged = json.loads((run / "stage3" / "metrics.json").read_text())
@@ -207,7 +210,7 @@ def test_ema_preset_validates_saves_and_hands_on_the_averaged_weights(tmp_path):
     backbone = [k for k in averaged if k.startswith("backbone.") and averaged[k].is_floating_point()]
     assert any(not torch.equal(averaged[k], raw[k]) for k in backbone)
     # The logged validation scores are those of the averaged weights that best.ckpt holds ...
-    report = make_evaluate(tmp_path, f"CKPT={run / 'stage1' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}")
+    report = make_evaluate(tmp_path, f"CKPT={run / 'stage1' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}", "VIEWS=plain")
     logged = json.loads((run / "stage1" / "metrics.json").read_text())
     assert report["macro_f1"] == pytest.approx(logged["macro_f1"], abs=1e-6)
     # ... and stage 2 (frozen backbone, no averaging) starts from them, not from the raw weights.
