@@ -32,8 +32,16 @@ log = logging.getLogger(__name__)
 REPORTED = ("top1", "top2", "macro_f1", "loss")
 
 
-def atomic_write_json(path: Path, payload) -> None:
-    atomic_write_text(path, json.dumps(payload, indent=2))
+def atomic_write_json(path: Path, payload: dict) -> None:
+    """Indented JSON, except that each `history` record (with its confusion matrix) is one line:
+    a 49-artist stage's file is a fifth of the fully indented size and reads one epoch per line."""
+    history = payload.get("history")
+    if not isinstance(history, list) or not history or len(payload) == 1:
+        atomic_write_text(path, json.dumps(payload, indent=2))
+        return
+    head = json.dumps({k: v for k, v in payload.items() if k != "history"}, indent=2)
+    rows = ",\n".join("    " + json.dumps(record) for record in history)
+    atomic_write_text(path, head[:-2] + ',\n  "history": [\n' + rows + "\n  ]\n}")
 
 
 class StageSummary(Callback):

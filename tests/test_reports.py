@@ -157,3 +157,17 @@ def test_wandb_mode(monkeypatch, tmp_path, env, netrc, expected):
     path.chmod(0o600)
     monkeypatch.setenv("NETRC", str(path))
     assert wandb_mode() == expected
+
+
+def test_metrics_json_round_trips_with_one_line_per_epoch(tmp_path):
+    from callbacks.stage_summary import atomic_write_json
+    history = [{"epoch": i, "val_macro_f1": 0.1 * i, "val_confusion": [[3, i], [0, 2]]} for i in range(3)]
+    payload = {"stage": "stage1", "macro_f1": 0.2, "best_epoch": 2, "history": history}
+    atomic_write_json(tmp_path / "metrics.json", payload)
+    text = (tmp_path / "metrics.json").read_text()
+    assert json.loads(text) == payload
+    epoch_lines = [line.strip().rstrip(",") for line in text.splitlines() if '"epoch"' in line]
+    assert [json.loads(line) for line in epoch_lines] == history
+    for other in ({"history": history}, {"stage": "s", "history": []}, {}):
+        atomic_write_json(tmp_path / "other.json", other)
+        assert json.loads((tmp_path / "other.json").read_text()) == other
