@@ -24,7 +24,7 @@ import torch
 from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score,
                                          MulticlassPrecision, MulticlassRecall)
 
-from artist_cli.test_time_views import FLIPS, default_views, mean_probabilities, parse_views
+from artist_cli.test_time_views import add_view_arguments, mean_probabilities, views_from_args
 from artist_cli.weights import CheckpointMismatchError, describe_difference, read_checkpoint
 from datamodules.artist_names import match_key
 from datamodules.discovery import Discovery, discover
@@ -130,11 +130,7 @@ def main(argv=None) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="a folder or CSV manifest: every painting is scored")
     source.add_argument("--split", type=Path, help="a run's split.csv: its validation part is scored")
-    views = parser.add_mutually_exclusive_group()
-    views.add_argument("--views", default=default_views(),
-                       help="comma-separated test-time views to average: plain, hflip, vflip, hvflip, x<scale> "
-                            "(default from configs/inference.yaml: %(default)s)")
-    views.add_argument("--flips", action="store_true", help="average the 4 flips (same as --views " + ",".join(FLIPS) + ")")
+    add_view_arguments(parser)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--cache-dir", default=".cache/artist-trainer")
@@ -142,7 +138,7 @@ def main(argv=None) -> None:
     if not args.ckpt.is_file():
         sys.exit(f"error: checkpoint {args.ckpt} does not exist")
     try:
-        views = list(FLIPS) if args.flips else parse_views(args.views)
+        views = views_from_args(args)
         result = evaluate(args.ckpt, args.data, args.cache_dir, args.batch_size, args.split, views)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from artist_cli.evaluate import load_model
-from artist_cli.test_time_views import FLIPS, default_views, mean_probabilities, parse_views
+from artist_cli.test_time_views import add_view_arguments, mean_probabilities, views_from_args
 from datamodules.decoding import load_rgb
 from datamodules.discovery import IMAGE_EXTENSIONS, check_header
 
@@ -62,17 +62,13 @@ def main(argv=None) -> None:
     parser.add_argument("--ckpt", required=True, type=Path)
     parser.add_argument("--input", required=True, type=Path)
     parser.add_argument("--sizes", default="", help="comma-separated sizes, e.g. 224,260,296 (default: training size)")
-    views = parser.add_mutually_exclusive_group()
-    views.add_argument("--views", default=default_views(),
-                       help="comma-separated test-time views to average: plain, hflip, vflip, hvflip, x<scale> "
-                            "(default from configs/inference.yaml: %(default)s)")
-    views.add_argument("--flips", action="store_true", help="average the 4 flips (same as --views " + ",".join(FLIPS) + ")")
+    add_view_arguments(parser)
     parser.add_argument("--out", type=Path, help="CSV file (default: stdout)")
     args = parser.parse_args(argv)
     if not args.ckpt.is_file():
         sys.exit(f"error: checkpoint {args.ckpt} does not exist")
     try:
-        views = list(FLIPS) if args.flips else parse_views(args.views)
+        views = views_from_args(args)
     except ValueError as error:
         sys.exit(f"error: {error}")
     model, meta = load_model(args.ckpt)

@@ -47,6 +47,20 @@ def parse_views(text: str) -> list[str]:
     return views
 
 
+def add_view_arguments(parser) -> None:
+    """--views (default from configs/inference.yaml) or --flips, for evaluate and predict."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--views", default=default_views(),
+                       help="comma-separated test-time views to average: plain, hflip, vflip, hvflip, x<scale> "
+                            "(default from configs/inference.yaml: %(default)s)")
+    group.add_argument("--flips", action="store_true", help="average the 4 flips (same as --views " + ",".join(FLIPS) + ")")
+
+
+def views_from_args(args) -> list[str]:
+    """The checked views that `add_view_arguments` parsed; ValueError for an unknown one."""
+    return list(FLIPS) if args.flips else parse_views(args.views)
+
+
 def apply_view(batch: torch.Tensor, view: str) -> torch.Tensor:
     """An (N, C, H, W) batch as the view sees it (uint8 stays uint8)."""
     scale = scale_of(view)
