@@ -72,14 +72,19 @@ def artist_labels(names: pd.Series, artists: list[str]) -> pd.Series:
     return names.map(lambda a: label_of.get(match_key(a), -1))
 
 
-def known_probabilities(model: ArtistClassifier, meta: dict, found: Discovery, labels: pd.Series,
-                        cache_dir, batch_size: int = 64, views=("plain",)):
-    """(probabilities, labels, image store) for the paintings by known artists that decode."""
+def known_paintings(meta: dict, found: Discovery, labels: pd.Series, cache_dir) -> tuple[ImageStore, torch.Tensor]:
+    """(image store, labels of the decoded ones) for the paintings by artists the checkpoint knows."""
     known = found.index[labels >= 0].reset_index(drop=True)
     known_labels = torch.tensor(labels[labels >= 0].to_numpy(), dtype=torch.long)
     store = ImageStore.open_or_build(known["path"].tolist(), meta["image_size"], cache_dir)
-    probs = predict_probabilities(model, store.pixels[store.ok], batch_size, views)
-    return probs, known_labels[torch.from_numpy(store.ok)], store
+    return store, known_labels[torch.from_numpy(store.ok)]
+
+
+def known_probabilities(model: ArtistClassifier, meta: dict, found: Discovery, labels: pd.Series,
+                        cache_dir, batch_size: int = 64, views=("plain",)):
+    """(probabilities, labels, image store) for the paintings by known artists that decode."""
+    store, target = known_paintings(meta, found, labels, cache_dir)
+    return predict_probabilities(model, store.pixels[store.ok], batch_size, views), target, store
 
 
 def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int = 64, split=None,

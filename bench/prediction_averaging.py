@@ -19,7 +19,8 @@ from torchmetrics.functional.classification import multiclass_accuracy, multicla
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from artist_cli.evaluate import artist_labels, known_probabilities, load_model, validation_part  # noqa: E402
+from artist_cli.evaluate import (artist_labels, known_paintings, load_model, predict_probabilities,  # noqa: E402
+                                 validation_part)
 from artist_cli.test_time_views import parse_views  # noqa: E402
 
 
@@ -39,9 +40,10 @@ def main() -> None:
         if artists is not None and meta["artists"] != artists:
             sys.exit(f"error: {ckpt} knows other artists than the first checkpoint; averages need the same ones")
         artists = meta["artists"]
-        labels = artist_labels(val.index["artist"], artists)
+        # One store per checkpoint (its image size), scored once per view.
+        store, target = known_paintings(meta, val, artist_labels(val.index["artist"], artists), args.cache_dir)
         for view in views:
-            probs[ckpt, view], target, _ = known_probabilities(model, meta, val, labels, args.cache_dir, views=[view])
+            probs[ckpt, view] = predict_probabilities(model, store.pixels[store.ok], views=[view])
 
     k = len(artists)
 
