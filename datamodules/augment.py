@@ -48,15 +48,25 @@ class RotateZoom(torch.nn.Module):
 
 
 class RandomFlips(torch.nn.Module):
-    """Independent random horizontal and vertical flips (4 possible variants per image)."""
+    """Independent random horizontal and (if `vertical`) vertical flips: 4 or 2 variants per image."""
+
+    def __init__(self, vertical: bool = True):
+        super().__init__()
+        self.vertical = vertical
+
+    @property
+    def variants(self) -> int:
+        return 4 if self.vertical else 2
 
     def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         images = to_float(images)
         batch = images.shape[0]
         flip_h = torch.rand(batch, generator=generator) < 0.5
-        flip_v = torch.rand(batch, generator=generator) < 0.5
         shape = (batch, 1, 1, 1)
         images = torch.where(flip_h.view(shape).to(images.device), images.flip(-1), images)
+        if not self.vertical:
+            return images
+        flip_v = torch.rand(batch, generator=generator) < 0.5
         return torch.where(flip_v.view(shape).to(images.device), images.flip(-2), images)
 
 
@@ -65,14 +75,16 @@ class NoAugment(torch.nn.Module):
         return to_float(images)
 
 
-def build_augmentation(name: str, degrees: float = 30.0, zoom: tuple[float, float] = (0.5, 1.5)) -> torch.nn.Module:
-    """`degrees` and `zoom` set the strength of `rotate_zoom` (the study: 30 and 0.5-1.5)."""
+def build_augmentation(name: str, degrees: float = 30.0, zoom: tuple[float, float] = (0.5, 1.5),
+                       vertical_flips: bool = True) -> torch.nn.Module:
+    """`degrees` and `zoom` set the strength of `rotate_zoom` (the study: 30 and 0.5-1.5);
+    `vertical_flips=False` makes `flips` mirror only (the study flips both ways)."""
     if name == "rotate_zoom":
         if degrees < 0 or not 0 < zoom[0] <= zoom[1]:
             raise ValueError(f"rotate_zoom needs degrees >= 0 and 0 < zoom min <= zoom max, got {degrees}, {zoom}")
         return RotateZoom(degrees, zoom[0], zoom[1])
     if name == "flips":
-        return RandomFlips()
+        return RandomFlips(vertical=vertical_flips)
     if name == "none":
         return NoAugment()
     raise ValueError(f"Unknown augmentation {name!r}; choose one of {AUGMENTATIONS}")

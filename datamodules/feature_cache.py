@@ -1,4 +1,4 @@
-"""Stage-2 feature cache: a frozen backbone under flips has exactly 4 outputs per painting.
+"""Stage-2 feature cache: a frozen backbone under flips has exactly 4 outputs per painting (2 under mirroring only).
 
 The head's input (pooled GAP or SPP features) is computed once per flip variant, and the head
 then trains on those, drawing one variant per sample per batch. Same model, same metrics as the
@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from datamodules.augment import to_float
 
-# Order of the 4 variants: identity, horizontal, vertical, both.
+# Order of the 4 variants: identity, horizontal, vertical, both (mirroring only uses the first 2).
 FLIP_VARIANTS = (lambda x: x, lambda x: x.flip(-1), lambda x: x.flip(-2), lambda x: x.flip(-1).flip(-2))
 
 

@@ -48,6 +48,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         train_augment: `rotate_zoom`, `flips` or `none`; validation only resizes.
         rotate_degrees: `rotate_zoom` rotates by up to +-this many degrees (the study: 30).
         zoom_range: `rotate_zoom` zooms by a factor drawn from [min, max] (the study: 0.5-1.5).
+        vertical_flips: `flips` also turns paintings upside down (the study); False: mirroring only.
         val_fraction: share of each artist's paintings held out for validation.
         seed: seed for the split and for `max_images_per_artist` subsampling.
         top_k_artists: keep the k artists with most images (ties broken by name).
@@ -73,6 +74,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         train_augment: str = "rotate_zoom",
         rotate_degrees: float = 30.0,
         zoom_range: tuple[float, float] = (0.5, 1.5),
+        vertical_flips: bool = True,
         val_fraction: float = 0.2,
         seed: int = 42,
         top_k_artists: int | None = None,
@@ -88,7 +90,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         self.root, self.run_dir = Path(root), Path(run_dir)
-        self.train_augmentation = build_augmentation(train_augment, rotate_degrees, tuple(zoom_range))
+        self.train_augmentation = build_augmentation(train_augment, rotate_degrees, tuple(zoom_range), vertical_flips)
         self.eval_augmentation = NoAugment()
         self._split: pd.DataFrame | None = None
         self._report: list[dict] = []
@@ -204,7 +206,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         if len(set(self.hparams.train_sizes or [])) > 1:
             return None  # multi-size training: every batch at a random size
         if isinstance(self.train_augmentation, RandomFlips):
-            return 4
+            return self.train_augmentation.variants
         if isinstance(self.train_augmentation, NoAugment):
             return 1
         return None

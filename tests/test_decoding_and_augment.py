@@ -79,6 +79,14 @@ def test_flips_yield_only_the_four_flip_variants():
     assert seen == {0, 1, 2, 3}
 
 
+def test_flips_without_vertical_mirror_and_never_turn_a_painting_upside_down():
+    images = batch(n=1).expand(64, -1, -1, -1).contiguous()
+    out = build_augmentation("flips", vertical_flips=False)(images, generator=torch.Generator().manual_seed(0))
+    x = images[0].float() / 255
+    seen = {0 if torch.equal(sample, x) else 1 if torch.equal(sample, x.flip(-1)) else None for sample in out}
+    assert seen == {0, 1}
+
+
 def test_validation_is_deterministic_and_unchanged():
     images = batch()
     assert torch.equal(NoAugment()(images), NoAugment()(images))

@@ -9,8 +9,9 @@ from lightning_modules import ArtistClassifier
 from tests.conftest import tiny_datamodule_kwargs, tiny_model_kwargs
 
 
-def frozen_setup(tmp_path, collection, augment="flips", **model_kw):
-    dm = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection), train_augment=augment))
+def frozen_setup(tmp_path, collection, augment="flips", vertical_flips=True, **model_kw):
+    dm = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection), train_augment=augment,
+                                                      vertical_flips=vertical_flips))
     dm.prepare_data()
     dm.setup("fit")
     model = ArtistClassifier(**tiny_model_kwargs(num_classes=dm.num_classes, **model_kw)).eval()
@@ -56,6 +57,16 @@ def test_stage2_fit_uses_the_cache_and_keeps_the_backbone_frozen(tmp_path, colle
     assert not torch.equal(before["classifier.output.weight"], after["classifier.output.weight"])
     # the head's BatchNorm still trained live
     assert not torch.equal(before["classifier.blocks.0.3.running_mean"], after["classifier.blocks.0.3.running_mean"])
+
+
+def test_mirror_only_flips_cache_two_variants(tmp_path, collection):
+    dm, model = frozen_setup(tmp_path, collection, vertical_flips=False)
+    assert dm.cache_features(model)
+    train = dm.feature_datasets["train"]
+    assert train.features.shape[:2] == (len(dm.datasets["train"]), 2)
+    images = torch.stack([dm.datasets["train"][i][0] for i in range(3)]).float() / 255
+    with torch.no_grad():
+        assert torch.allclose(model.features(images.flip(-1)), train.features[:3, 1], atol=1e-5)
 
 
 def test_rotate_zoom_cannot_be_cached(tmp_path, collection):

@@ -66,6 +66,22 @@ def test_three_stages_write_every_file(three_stage_run):
         assert f"[{stage}] best epoch" in result.stdout
 
 
+@pytest.mark.parametrize("presets,variants", [(["default"], 2), (["seed"], 4), ([], 4)])
+def test_stage2_mirrors_only_in_the_default_and_flips_both_ways_in_the_study(tmp_path, collection, presets, variants):
+    preset_args = [arg for p in presets for arg in ("--config", f"configs/presets/{p}.yaml")]
+    args = ["--config", "configs/base.yaml", *preset_args, "--config", "configs/stage2.yaml", "--run=t",
+            f"--runs_dir={tmp_path / 'runs'}", f"--data.root={collection}", *TINY]
+    import os
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        cli = ArtistCLI(ArtistClassifier, PaintingsDataModule, args=args, run=False)
+    finally:
+        os.chdir(cwd)
+    assert cli.datamodule.hparams.train_augment == "flips"
+    assert cli.datamodule.train_variants == variants  # what the stage-2 feature cache computes
+
+
 def test_stage3_starts_from_stage2_best_weights_at_lr_1e7(three_stage_run):
     tmp, data, _ = three_stage_run
     args = ["--config", "configs/base.yaml", "--config", "configs/presets/default.yaml",
