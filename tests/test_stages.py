@@ -1,4 +1,5 @@
 """The three stages: freezing, weights-only chaining, and the real Makefile/CLI path."""
+import contextlib
 import json
 import subprocess
 import sys
@@ -71,13 +72,8 @@ def test_stage2_mirrors_only_in_the_default_and_flips_both_ways_in_the_study(tmp
     preset_args = [arg for p in presets for arg in ("--config", f"configs/presets/{p}.yaml")]
     args = ["--config", "configs/base.yaml", *preset_args, "--config", "configs/stage2.yaml", "--run=t",
             f"--runs_dir={tmp_path / 'runs'}", f"--data.root={collection}", *TINY]
-    import os
-    cwd = os.getcwd()
-    os.chdir(REPO)
-    try:
+    with contextlib.chdir(REPO):  # config paths are relative to the repository
         cli = ArtistCLI(ArtistClassifier, PaintingsDataModule, args=args, run=False)
-    finally:
-        os.chdir(cwd)
     assert cli.datamodule.hparams.train_augment == "flips"
     assert cli.datamodule.train_variants == variants  # what the stage-2 feature cache computes
 
@@ -87,14 +83,9 @@ def test_stage3_starts_from_stage2_best_weights_at_lr_1e7(three_stage_run):
     args = ["--config", "configs/base.yaml", "--config", "configs/presets/default.yaml",
             "--config", "configs/stage3.yaml", "--run=t", f"--runs_dir={tmp / 'runs'}",
             f"--data.root={data}", f"--data.cache_dir={tmp / 'cache'}", *TINY]
-    import os
-    cwd = os.getcwd()
-    os.chdir(REPO)
-    try:
+    with contextlib.chdir(REPO):  # config paths are relative to the repository
         cli = ArtistCLI(ArtistClassifier, PaintingsDataModule, args=args, run=False)
         cli.before_fit()
-    finally:
-        os.chdir(cwd)
     stage2 = torch.load(tmp / "runs" / "t" / "stage2" / "best.ckpt", weights_only=True)["state_dict"]
     for name, tensor in cli.model.state_dict().items():
         assert torch.equal(tensor, stage2[name]), name
