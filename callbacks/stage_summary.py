@@ -24,7 +24,6 @@ from callbacks.plots import (heatmap_overlay, plot_augmentation_preview, plot_co
 from callbacks.run_report import write_run_report
 from callbacks.validation_analysis import analyse_validation
 from callbacks.wandb_media import log_stage_media
-from datamodules.augment import build_augmentation
 from datamodules.split import atomic_write_text
 from lightning_modules.gradcam import grad_cam
 
@@ -101,13 +100,10 @@ class StageSummary(Callback):
                 batch = original.unsqueeze(0).expand(5, -1, -1, -1)
                 generator = torch.Generator().manual_seed(0)
                 as_images = lambda t: [x.permute(1, 2, 0).numpy() for x in t]  # noqa: E731
-                hp = datamodule.hparams  # the run's own strengths, not the study's defaults
-                augmentations = {name: build_augmentation(name, hp.rotate_degrees, tuple(hp.zoom_range),
-                                                          hp.vertical_flips)
-                                 for name in ("rotate_zoom", "flips")}
-                plot_augmentation_preview(
+                plot_augmentation_preview(  # at the run's own strengths, not the study's defaults
                     original.permute(1, 2, 0).numpy() / 255.0,
-                    {name: as_images(augment(batch, generator)) for name, augment in augmentations.items()},
+                    {name: as_images(datamodule.augmentation(name)(batch, generator))
+                     for name in ("rotate_zoom", "flips")},
                     run_dir / "augmentation_preview.png")
         except Exception as error:  # a figure must never cost a training run
             log.warning("Run overview figures failed: %s", error)

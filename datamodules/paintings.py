@@ -90,12 +90,17 @@ class PaintingsDataModule(pl.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         self.root, self.run_dir = Path(root), Path(run_dir)
-        self.train_augmentation = build_augmentation(train_augment, rotate_degrees, tuple(zoom_range), vertical_flips)
+        self.train_augmentation = self.augmentation(train_augment)
         self.eval_augmentation = NoAugment()
         self._split: pd.DataFrame | None = None
         self._report: list[dict] = []
         self.store: ImageStore | None = None
         self.feature_datasets: dict[str, FeatureDataset] = {}
+
+    def augmentation(self, name: str) -> torch.nn.Module:
+        """Augmentation `name` at this run's strengths (rotation, zoom, vertical flips)."""
+        hp = self.hparams
+        return build_augmentation(name, hp.rotate_degrees, tuple(hp.zoom_range), hp.vertical_flips)
 
     # ---- the split: made once per run, then read back ------------------------------------
     def split_params(self) -> dict:
