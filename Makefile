@@ -1,21 +1,36 @@
-# Artist trainer. Variables: DATA (data folder or CSV), RUN (run name), PRESET (configs/presets/*.yaml),
-# FORCE=1 (rerun a finished stage),
-# ARGS (extra LightningCLI overrides), CKPT / OUT / INPUT / SIZES / FLIPS / VIEWS / SPLIT for evaluate, predict, export.
+# Artist trainer. `make` or `make help` lists the targets and variables.
 DATA   ?= data/sample
 RUN    ?= default
 PRESET ?= default
 ARGS   ?=
+HEAD   ?= gap
 PYTHON := .venv/bin/python
 STAMP  := .venv/.installed
 
-comma := ,
-# PRESET may combine presets, applied in order: PRESET=default,top10
-TRAIN = $(PYTHON) -m artist_cli.train fit --config configs/base.yaml \
-        $(foreach p,$(subst $(comma), ,$(PRESET)),--config configs/presets/$(p).yaml)
+# Recipe lines are not echoed: `make predict ... > preds.csv` writes only the CSV.
+.SILENT:
+.DEFAULT_GOAL := help
+.PHONY: help install test train evaluate predict export sweep wandb-sweep sync bench sample clean
 
-.PHONY: sweep bench install test stage1 stage2 stage3 train evaluate predict export sync sample clean
+help: ## list the targets and variables
+	echo "Targets:"
+	grep -hE '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z%-]+):.*## (.*)/\1\t\2/' | \
+	  awk -F'\t' '{printf "  %-12s %s\n", $$1, $$2}' | sed 's/stage%      /stage1-3    /'
+	echo "Variables:"
+	echo "  DATA=...     data folder or CSV manifest (default data/sample)"
+	echo "  RUN=...      run name: everything goes to runs/RUN/ (default default)"
+	echo "  PRESET=a,b   presets from configs/presets/, applied in order (default default)"
+	echo "  ARGS=\"...\"   LightningCLI overrides, e.g. ARGS=\"--model.head=spp --trainer.max_epochs=5\""
+	echo "  FORCE=1      train a finished stage again (its outputs are deleted)"
+	echo "  CKPT=...     checkpoint for evaluate, predict, export"
+	echo "  INPUT=...    image or folder for predict"
+	echo "  SPLIT=...    a run's split.csv: evaluate scores its validation part"
+	echo "  VIEWS=a,b    test-time views (plain,hflip,x1.25,...); FLIPS=1 the 4 flips"
+	echo "  SIZES=a,b    predict: sizes that vote (e.g. 224,260,296)"
+	echo "  OUT=...      output file (evaluate JSON, predict CSV, export prefix)"
+	echo "  HEAD=gap|spp head of sweep and wandb-sweep"
 
-install: $(STAMP)
+install: $(STAMP) ## create .venv and install everything (every target does this first)
 
 # torch and torchvision first, pinned: they come from this machine's disk, a bare `torch`
 # would pull a multi-GB build from the index.
@@ -26,41 +41,43 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) ## run the test suite (what CI runs)
 	$(PYTHON) -m pytest -q
 
-stage1 stage2 stage3: $(STAMP)
-	$(TRAIN) --config configs/$@.yaml --run $(RUN) --data.root $(DATA) $(if $(FORCE),--force=true) $(ARGS)
+# Every configs/stageN.yaml is a `make stageN`.
+stage%: configs/stage%.yaml $(STAMP) ## train stage N of RUN on DATA with PRESET (stage1, stage2, stage3)
+	$(PYTHON) -m artist_cli.train fit --preset $(PRESET) --config $< --run $(RUN) --data.root $(DATA) \
+	  $(if $(FORCE),--force=true) $(ARGS)
 
-train: stage1 stage2 stage3
+train: stage1 stage2 stage3 ## the three stages in order
 
-evaluate: $(STAMP)
-	@test -n "$(CKPT)" || (echo "usage: make evaluate CKPT=runs/<run>/<stage>/best.ckpt [DATA=folder | SPLIT=runs/<run>/split.csv] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [OUT=file.json]" && exit 2)
+evaluate: $(STAMP) ## score CKPT on DATA, or on the validation part of SPLIT
+	test -n "$(CKPT)" || (echo "usage: make evaluate CKPT=runs/<run>/<stage>/best.ckpt [DATA=folder | SPLIT=runs/<run>/split.csv] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [OUT=file.json]" >&2 && exit 2)
 	$(PYTHON) -m artist_cli.evaluate --ckpt $(CKPT) $(if $(SPLIT),--split $(SPLIT),--data $(DATA)) $(if $(FLIPS),--flips) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
 
-predict: $(STAMP)
-	@test -n "$(CKPT)" -a -n "$(INPUT)" || (echo "usage: make predict CKPT=... INPUT=image-or-folder [SIZES=224,260,296] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [OUT=preds.csv]" && exit 2)
+predict: $(STAMP) ## top-3 artists of each image in INPUT, as CSV
+	test -n "$(CKPT)" -a -n "$(INPUT)" || (echo "usage: make predict CKPT=... INPUT=image-or-folder [SIZES=224,260,296] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [OUT=preds.csv]" >&2 && exit 2)
 	$(PYTHON) -m artist_cli.predict --ckpt $(CKPT) --input $(INPUT) $(if $(SIZES),--sizes $(SIZES)) $(if $(FLIPS),--flips) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
 
-export: $(STAMP)
-	@test -n "$(CKPT)" || (echo "usage: make export CKPT=... [OUT=path/without/suffix] [DATA=folder for the check]" && exit 2)
+export: $(STAMP) ## CKPT to ONNX + JSON, checked against PyTorch on DATA
+	test -n "$(CKPT)" || (echo "usage: make export CKPT=... [OUT=path/without/suffix] [DATA=folder for the check]" >&2 && exit 2)
 	$(PYTHON) -m artist_cli.export --ckpt $(CKPT) --data $(DATA) $(if $(OUT),--out $(OUT))
 
-# Upload a run's offline W&B logs (needs `wandb login` first).
-sync: $(STAMP)
-	.venv/bin/wandb sync runs/$(RUN)/stage*/wandb/offline-run-*
-
-# Head search on a run's stage-1 weights (feature cache: no W&B account needed). HEAD=gap|spp
-HEAD ?= gap
-sweep: $(STAMP)
+sweep: $(STAMP) ## head search (configs/head_grid.yaml) on RUN's stage-1 backbone, HEAD=gap|spp
 	$(PYTHON) -m artist_cli.sweep --run $(RUN) --head $(HEAD) $(ARGS)
 
-# Speed of the pipeline against the model alone; writes bench/results.json and bench/results.md.
-bench: $(STAMP)
+wandb-sweep: $(STAMP) ## the same grid as a W&B sweep (needs `wandb login`), HEAD=gap|spp
+	$(PYTHON) -m artist_cli.sweep --run $(RUN) --head $(HEAD) --preset $(PRESET) --wandb-config runs/$(RUN)/sweep_$(HEAD)_wandb.yaml
+	.venv/bin/wandb sweep runs/$(RUN)/sweep_$(HEAD)_wandb.yaml
+
+sync: $(STAMP) ## upload RUN's offline W&B logs (needs `wandb login`)
+	.venv/bin/wandb sync runs/$(RUN)/stage*/wandb/offline-run-*
+
+bench: $(STAMP) ## speed of the pipeline against the model alone: bench/results.json and results.md
 	$(PYTHON) bench/run_bench.py $(ARGS)
 
-sample: $(STAMP)
+sample: $(STAMP) ## rebuild data/sample from ../shared/data/best-artworks-128
 	$(PYTHON) -m artist_cli.make_sample ../shared/data/best-artworks-128 data/sample
 
-clean:
+clean: ## delete runs/ and .cache/
 	rm -rf runs .cache

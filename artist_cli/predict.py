@@ -15,38 +15,9 @@ import csv
 import sys
 from pathlib import Path
 
-import torch
-
-from artist_cli.evaluate import load_model
-from artist_cli.test_time_views import add_view_arguments, mean_probabilities, views_from_args
-from datamodules.decoding import load_rgb
+from artist_cli.view_args import add_view_arguments, views_from_args
 from datamodules.discovery import IMAGE_EXTENSIONS, check_header
-
-
-def vote(probs_per_size: torch.Tensor) -> int:
-    """Majority vote of each size's top-1 over (S, K) probabilities; ties by mean probability."""
-    votes = torch.bincount(probs_per_size.argmax(dim=1), minlength=probs_per_size.shape[1])
-    tied = torch.nonzero(votes == votes.max()).flatten()
-    mean = probs_per_size.mean(dim=0)
-    return int(tied[mean[tied].argmax()])
-
-
-@torch.inference_mode()
-def probabilities(model, path, size: int, views=("plain",)) -> torch.Tensor:
-    image = torch.from_numpy(load_rgb(path, size)).permute(2, 0, 1).unsqueeze(0)
-    return mean_probabilities(model, image, views)[0]
-
-
-def predict_image(model, artists: list[str], path, sizes: list[int], views=("plain",), k: int = 3) -> dict:
-    per_size = torch.stack([probabilities(model, path, size, views) for size in sizes])
-    mean = per_size.mean(dim=0)
-    winner = vote(per_size)
-    ranked = [winner] + [int(i) for i in mean.argsort(descending=True) if int(i) != winner]
-    result = {"path": str(path)}
-    for rank, label in enumerate(ranked[: min(k, len(artists))], start=1):
-        result[f"artist_{rank}"] = artists[label]
-        result[f"p_{rank}"] = round(float(mean[label]), 6)
-    return result
+from inference.predictor import Predictor, rank_over_sizes
 
 
 def list_images(target: Path) -> list[Path]:
@@ -68,21 +39,17 @@ def main(argv=None) -> None:
     if not args.ckpt.is_file():
         sys.exit(f"error: checkpoint {args.ckpt} does not exist")
     try:
-        views = views_from_args(args)
-    except ValueError as error:
-        sys.exit(f"error: {error}")
-    model, meta = load_model(args.ckpt)
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()] or [meta["image_size"]]
-    try:
+        predictor = Predictor.load(args.ckpt, views=views_from_args(args))
         images = list_images(args.input)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()] or [predictor.image_size]
     rows, skipped = [], 0
     for path in images:
         problem = check_header(path)
         if problem is None:
             try:
-                rows.append(predict_image(model, meta["artists"], path, sizes, views))
+                rows.append(rank_over_sizes(predictor, path, sizes))
                 continue
             except Exception as error:  # a bad file is reported, the rest still get answers
                 problem = ("decode_failed", f"{type(error).__name__}: {error}")

@@ -1,106 +1,22 @@
-"""Head search, as the study's Table 1: every (dense1, dense2) pair, warm-started from stage 1.
+"""Head search, as the study's Table 1 (grid: configs/head_grid.yaml).
 
     python -m artist_cli.sweep --run top10 --head gap            # make sweep RUN=top10 HEAD=gap
+    python -m artist_cli.sweep --run top10 --head gap --wandb-config sweep.yaml   # make wandb-sweep
 
-Needs `runs/<run>/stage1/best.ckpt` trained with the same head (the baseline). The backbone is
-frozen, so its features under flips are computed once (the stage-2 feature cache) and every
-head of the grid trains on them: the whole grid costs about one uncached epoch per head.
-Writes `runs/<run>/sweep_<head>/results.csv` (every combination) and `top3.md`.
+Needs `runs/<run>/stage1/best.ckpt` trained with the same head (the baseline). Writes
+`runs/<run>/sweep_<head>/results.csv` (every combination) and `top3.md`. With --wandb-config,
+writes the same grid as a W&B sweep file instead (for `wandb sweep`).
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import pandas as pd
-import pytorch_lightning as pl
-from pytorch_lightning.callbacks import Callback, EarlyStopping
+import yaml
 
-from artist_cli.evaluate import load_model
-from artist_cli.weights import read_checkpoint
-from callbacks import BackboneFreeze
-from datamodules import PaintingsDataModule
-from lightning_modules import ArtistClassifier
-
-DEFAULT_DENSE1 = list(range(128, 513, 64))   # 128, 192, ..., 512
-DEFAULT_DENSE2 = list(range(32, 257, 32))    # 32, 64, ..., 256
-
-
-class BestEpoch(Callback):
-    def __init__(self):
-        self.best: dict = {}
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        logged = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-        if logged and logged.get("val/macro_f1", -1) > self.best.get("val/macro_f1", -1):
-            self.best = {**logged, "epoch": trainer.current_epoch}
-
-
-def datamodule_for(run_dir: Path, checkpoint: dict, batch_size: int | None) -> PaintingsDataModule:
-    hparams = dict(checkpoint.get("datamodule_hyper_parameters", {}))
-    hparams.pop("_instantiator", None)
-    hparams.update(run_dir=str(run_dir), train_augment="flips", train_sizes=None)
-    if batch_size:
-        hparams["batch_size"] = batch_size
-    return PaintingsDataModule(**hparams)
-
-
-def train_head(base: ArtistClassifier, datamodule, dense_units: list[int], epochs: int, patience: int,
-               seed: int) -> dict:
-    pl.seed_everything(seed, verbose=False)
-    hparams = {k: v for k, v in base.hparams.items() if k in ArtistClassifier.__init__.__code__.co_varnames}
-    model = ArtistClassifier(**{**hparams, "pretrained": False, "dense_units": dense_units})
-    model.backbone.load_state_dict(base.backbone.state_dict())
-    best = BestEpoch()
-    trainer = pl.Trainer(max_epochs=epochs, accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                         callbacks=[BackboneFreeze(frozen=True, feature_cache=False), best,
-                                    EarlyStopping("val/macro_f1", mode="max", patience=patience)])
-    start = time.perf_counter()
-    trainer.fit(model, datamodule)
-    return {"top1": best.best.get("val/top1"), "top2": best.best.get("val/top2"),
-            "macro_f1": best.best.get("val/macro_f1"), "best_epoch": best.best.get("epoch"),
-            "epochs": trainer.current_epoch, "seconds": round(time.perf_counter() - start, 1)}
-
-
-def top3_table(results: pd.DataFrame, head: str) -> str:
-    top = results.sort_values("macro_f1", ascending=False).head(3)
-    lines = [f"Best 3 heads ({head.upper()}), validation at the best epoch:", "",
-             "| dense1 | dense2 | top-1 | top-2 | macro-F1 |", "|---|---|---|---|---|"]
-    lines += [f"| {r.dense1} | {r.dense2} | {r.top1:.3f} | {r.top2:.3f} | {r.macro_f1:.3f} |" for r in top.itertuples()]
-    return "\n".join(lines)
-
-
-def run_sweep(run_dir: Path, head: str, dense1: list[int], dense2: list[int], epochs: int, patience: int,
-              seed: int = 42, batch_size: int | None = None) -> pd.DataFrame:
-    source = run_dir / "stage1" / "best.ckpt"
-    if not source.is_file():
-        raise FileNotFoundError(f"{source} does not exist: train the baseline first "
-                                f"(make stage1 RUN={run_dir.name} ARGS=--model.head={head})")
-    checkpoint = read_checkpoint(source)
-    if checkpoint["hyper_parameters"].get("head") != head:
-        raise ValueError(f"{source} has head {checkpoint['hyper_parameters'].get('head')!r}, not {head!r}")
-    base, _ = load_model(source)
-    datamodule = datamodule_for(run_dir, checkpoint, batch_size)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    datamodule.cache_features(base)  # once for the whole grid
-    out_dir = run_dir / f"sweep_{head}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for d1 in dense1:
-        for d2 in dense2:
-            result = {"head": head, "dense1": d1, "dense2": d2,
-                      **train_head(base, datamodule, [d1, d2], epochs, patience, seed)}
-            rows.append(result)
-            print(f"[sweep {head}] {d1:>4}/{d2:<4} macro-F1 {result['macro_f1']:.3f} top-1 {result['top1']:.3f} "
-                  f"top-2 {result['top2']:.3f} ({result['seconds']} s)", flush=True)
-            pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)  # progress survives a stop
-    results = pd.DataFrame(rows)
-    (out_dir / "top3.md").write_text(top3_table(results, head) + "\n")
-    return results
+from lightning_modules.head_search import head_grid, run_sweep, top3_table, wandb_sweep_config
+from lightning_modules.heads import POOLS
 
 
 def int_list(text: str) -> list[int]:
@@ -108,16 +24,25 @@ def int_list(text: str) -> list[int]:
 
 
 def main(argv=None) -> None:
+    dense1, dense2 = head_grid()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True)
     parser.add_argument("--runs_dir", default="runs")
-    parser.add_argument("--head", choices=["gap", "spp"], default="gap")
-    parser.add_argument("--dense1", type=int_list, default=DEFAULT_DENSE1)
-    parser.add_argument("--dense2", type=int_list, default=DEFAULT_DENSE2)
+    parser.add_argument("--head", choices=list(POOLS), default="gap")
+    parser.add_argument("--dense1", type=int_list, default=dense1)
+    parser.add_argument("--dense2", type=int_list, default=dense2)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("--batch_size", type=int, default=None)
+    parser.add_argument("--wandb-config", type=Path, help="write the grid as a W&B sweep file and stop")
+    parser.add_argument("--preset", default="default", help="presets of the W&B trials (with --wandb-config)")
     args = parser.parse_args(argv)
+    if args.wandb_config:
+        args.wandb_config.parent.mkdir(parents=True, exist_ok=True)
+        args.wandb_config.write_text(yaml.safe_dump(wandb_sweep_config(args.head, args.run, args.preset),
+                                                    sort_keys=False))
+        print(f"wrote {args.wandb_config}")
+        return
     try:
         results = run_sweep(Path(args.runs_dir) / args.run, args.head, args.dense1, args.dense2,
                             args.epochs, args.patience, batch_size=args.batch_size)

@@ -1,6 +1,10 @@
 """LightningCLI entry point for one training stage.
 
-    python -m artist_cli.train fit --config configs/base.yaml --config configs/stage1.yaml --run NAME
+    python -m artist_cli.train fit --preset default,all --config configs/stage1.yaml --run NAME
+
+Configs combine in this order: configs/base.yaml (applied by the CLI itself), the presets named by
+`--preset a,b` (configs/presets/a.yaml, then b.yaml, where the option stands), the stage file, and
+every later option on the command line.
 
 Everything a stage writes goes under `<runs_dir>/<run>/<stage>/`; the run's split manifest
 sits in `<runs_dir>/<run>/`. A stage with `init_from` starts from that earlier stage's best
@@ -13,16 +17,44 @@ import shutil
 import sys
 from pathlib import Path
 
-from pytorch_lightning.callbacks import EarlyStopping, EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
 
 from artist_cli.wandb_mode import wandb_mode
-from artist_cli.weights import CheckpointMismatchError, init_weights_from
-from callbacks import BackboneFreeze, StageSummary
+from callbacks import BackboneFreeze, FeatureCache, StageHistory, StageReport
 from datamodules import PaintingsDataModule
 from datamodules.discovery import DataError
 from lightning_modules import ArtistClassifier
 from lightning_modules.backbones import WeightsNotFoundError
+from lightning_modules.checkpoints import CheckpointMismatchError, init_weights_from
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+BASE_CONFIG = CONFIGS / "base.yaml"
+SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in (CONFIGS / "presets").glob("*.yaml"))
+
+
+def expand_presets(args: list[str]) -> list[str]:
+    """Each `--preset a,b` is followed by `--config configs/presets/a.yaml --config .../b.yaml`, so the
+    presets apply where the option stands; the option itself stays and is recorded in config.yaml."""
+    expanded: list[str] = []
+    items = iter(args)
+    for arg in items:
+        expanded.append(arg)
+        if arg != "--preset" and not arg.startswith("--preset="):
+            continue
+        value = arg.split("=", 1)[1] if "=" in arg else next(items, "")
+        if "=" not in arg:
+            expanded.append(value)
+        for name in (n.strip() for n in value.split(",") if n.strip()):
+            path = CONFIGS / "presets" / f"{name}.yaml"
+            if not path.is_file():
+                sys.exit(f"error: no preset {name!r}; choose from {', '.join(preset_names())} (configs/presets/)")
+            expanded += ["--config", str(path)]
+    return expanded
 
 
 def run_dir_of(runs_dir: str, run: str) -> str:
@@ -39,7 +71,26 @@ class SaveAndLogConfig(SaveConfigCallback):
 
 
 class ArtistCLI(LightningCLI):
+    """LightningCLI with run folders, presets, stage chaining and the stage callbacks."""
+
+    def __init__(self, *args, parser_kwargs: dict | None = None, **kwargs):
+        # base.yaml is every subcommand's default config file: plain `python -m artist_cli.train fit`
+        # gets the same settings as make.
+        parser_kwargs = dict(parser_kwargs or {})
+        for subcommand in SUBCOMMANDS:
+            parser_kwargs.setdefault(subcommand, {}).setdefault("default_config_files", [str(BASE_CONFIG)])
+        super().__init__(*args, parser_kwargs=parser_kwargs, **kwargs)
+
+    def parse_arguments(self, parser, args) -> None:
+        args = sys.argv[1:] if args is None else args
+        if isinstance(args, list):
+            args = expand_presets(args)
+        super().parse_arguments(parser, args)
+
     def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--preset", type=str | None, default=None,
+                            help=f"comma-separated presets from configs/presets/, applied in order where this "
+                                 f"option stands: {', '.join(preset_names())}")
         parser.add_argument("--run", default="default", help="Run name: outputs go to <runs_dir>/<run>/")
         parser.add_argument("--runs_dir", default="runs", help="Folder holding all runs")
         parser.add_argument("--stage", default="stage1", help="Stage name: its outputs go to <run>/<stage>/")
@@ -47,9 +98,6 @@ class ArtistCLI(LightningCLI):
                             help="Earlier stage whose best.ckpt gives the starting weights (weights only)")
         parser.add_argument("--force", type=bool, default=False,
                             help="Rerun a stage that already finished (its old outputs are deleted)")
-        parser.add_argument("--ema_decay", type=float | None, default=None,
-                            help="Exponential moving average of the weights (Lightning's EMAWeightAveraging): "
-                                 "validation, best.ckpt and the next stage use the average. null = off")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         # A second ModelCheckpoint without a monitor writes last.ckpt after every epoch: in
         # pytorch-lightning 2.6 the monitored one's save_last only writes when a new best was saved, so a
@@ -57,8 +105,11 @@ class ArtistCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
-        parser.add_lightning_class_args(StageSummary, "stage_summary")
+        # StageHistory before StageReport: the report reads the metrics.json that the history writes.
+        parser.add_lightning_class_args(StageHistory, "stage_history")
+        parser.add_lightning_class_args(StageReport, "stage_report")
         parser.add_lightning_class_args(BackboneFreeze, "backbone_freeze")
+        parser.add_lightning_class_args(FeatureCache, "feature_cache")
         parser.link_arguments(("runs_dir", "run"), "data.run_dir", compute_fn=run_dir_of)
         parser.link_arguments("data.image_size", "model.image_size")
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
@@ -119,16 +170,6 @@ class ArtistCLI(LightningCLI):
                 init_args.log_model = mode == "online"  # artifacts need a server
             kept.append(logger)
         config.trainer.logger = kept if isinstance(config.trainer.logger, list) else (kept[0] if kept else False)
-
-    def _instantiate_trainer(self, config, callbacks):
-        # LightningCLI's hook that merges the configured callbacks (private, stable across the pinned
-        # pytorch-lightning 2.5-2.6): the EMA callback exists only when a stage asks for it.
-        decay = self._config.get("ema_decay")
-        if decay is not None:
-            if not 0.0 < decay < 1.0:
-                sys.exit(f"error: --ema_decay must lie between 0 and 1 (got {decay}); null turns it off")
-            callbacks = [*callbacks, EMAWeightAveraging(decay=decay)]
-        return super()._instantiate_trainer(config, callbacks)
 
     def before_fit(self) -> None:
         config = self._config

@@ -17,11 +17,9 @@ from pathlib import Path
 import torch
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from artist_cli.evaluate import (artist_labels, known_paintings, load_model, predict_probabilities,  # noqa: E402
-                                 validation_part)
-from artist_cli.test_time_views import parse_views  # noqa: E402
+from inference.scoring import artist_labels, known_paintings, predict_probabilities, validation_part
+from lightning_modules.checkpoints import load_model
+from transforms.views import parse_views
 
 
 def main() -> None:

@@ -16,9 +16,8 @@ import pandas as pd
 import torch
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from artist_cli.evaluate import artist_labels, known_probabilities, load_model, validation_part  # noqa: E402
+from inference.scoring import artist_labels, known_probabilities, validation_part
+from lightning_modules.checkpoints import load_model
 
 
 def main() -> None:

@@ -20,10 +20,8 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from datamodules.decoding import load_rgb  # noqa: E402
-from lightning_modules.backbones import build_backbone  # noqa: E402
+from datamodules.decoding import load_rgb
+from lightning_modules.backbones import build_backbone
 
 
 @torch.no_grad()

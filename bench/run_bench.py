@@ -21,14 +21,18 @@ import pytorch_lightning as pl
 import torch
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from callbacks import BackboneFreeze, FeatureCache
+from datamodules import PaintingsDataModule
+from lightning_modules import ArtistClassifier
 
-from callbacks import BackboneFreeze  # noqa: E402
-from datamodules import PaintingsDataModule  # noqa: E402
-from lightning_modules import ArtistClassifier  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SHARED = REPO.parent / "shared" / "data" / "best-artworks-128"
+
+
+def relative_to_repo(path: Path) -> str:
+    """A path as written from the repository's root (what results.json records, never a machine's own path)."""
+    return os.path.relpath(path.resolve(), REPO)
 
 
 class Throughput(pl.Callback):
@@ -139,7 +143,7 @@ def stage2_epoch(root: Path, work: Path, image_size: int, batch: int, cache: boo
     dm = project_datamodule(root, work, image_size, batch, augment="flips")
     model = ArtistClassifier(pretrained=False, num_classes=dm.num_classes, dense_units=[384, 128])
     meter = Throughput(warmup=0)
-    trainer([BackboneFreeze(frozen=True, feature_cache=cache), meter], epochs=2).fit(model, dm)
+    trainer([BackboneFreeze(frozen=True), FeatureCache(enabled=cache), meter], epochs=2).fit(model, dm)
     # time of the 2nd epoch alone: after warm-up, caches (if any) already built
     per_epoch = len(dm.datasets["train"]) // batch
     return meter.times[-1] - meter.times[-per_epoch]
@@ -177,7 +181,7 @@ def main() -> None:
         machine += f", {torch.cuda.get_device_name(0)}"
     results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": machine, "torch": torch.__version__,
                      "backbone": args.backbone, "precision": args.precision, "image_size": args.image_size,
-                     "batch": args.batch, "data": str(data)}
+                     "batch": args.batch, "data": relative_to_repo(data)}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         size, batch, n = args.image_size, args.batch, args.batches

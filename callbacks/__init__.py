@@ -1,6 +1,8 @@
-"""Callbacks that drive the stages: backbone freezing and the per-stage summary."""
+"""Lightning callbacks that drive the stages, one job each."""
 from callbacks.atomic_checkpoint_io import AtomicCheckpointIO
+from callbacks.feature_cache import FeatureCache
 from callbacks.freeze import BackboneFreeze
-from callbacks.stage_summary import StageSummary
+from callbacks.stage_history import StageHistory
+from callbacks.stage_report import StageReport
 
-__all__ = ["AtomicCheckpointIO", "BackboneFreeze", "StageSummary"]
+__all__ = ["AtomicCheckpointIO", "BackboneFreeze", "FeatureCache", "StageHistory", "StageReport"]

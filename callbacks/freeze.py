@@ -16,30 +16,20 @@ class BackboneFreeze(BaseFinetuning):
             the weights train, but every layer normalises with the running statistics learnt
             before, which never move. At lr 1e-7 the weights barely change, so what the plain
             unfreeze did to the model was mostly re-estimate the statistics from 32-image
-            batches, which took macro-F1 from 0.658 to 0.621 in one epoch on the 49-artist set.
-        feature_cache: with a frozen backbone and a finite augmentation (flips: 4 variants),
-            compute the head's inputs once and train the head on them (see
-            `datamodules.feature_cache`); the dense blocks, dropout and BatchNorm still train live.
+            batches (measured in docs/experiments.md).
 
     Lightning's own `freeze(..., train_bn=False)` stops gradients and running-stat updates but
     leaves BatchNorm layers in train mode, where they normalise with each batch's statistics.
     Here the backbone is put in eval mode at the start of every training epoch (after
     Lightning's own mode switches), so it computes exactly what it computes at validation:
-    the same features every epoch, which is also what makes the stage-2 feature cache valid.
-    Works the same on every DDP rank: each rank freezes its own replica before the optimiser
-    and the DDP wrapper are built.
+    the same features every epoch, which is also what makes the stage-2 feature cache
+    (`callbacks.FeatureCache`) valid. Works the same on every DDP rank: each rank freezes its own
+    replica before the optimiser and the DDP wrapper are built.
     """
 
-    def __init__(self, frozen: bool = False, feature_cache: bool = True, bn_eval: bool = False):
+    def __init__(self, frozen: bool = False, bn_eval: bool = False):
         super().__init__()
-        self.frozen, self.feature_cache, self.bn_eval = frozen, feature_cache, bn_eval
-
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        super().on_fit_start(trainer, pl_module)
-        datamodule = trainer.datamodule
-        if self.frozen and self.feature_cache and hasattr(datamodule, "cache_features"):
-            # Runs after the starting weights are in place and before any dataloader is built.
-            datamodule.cache_features(pl_module)
+        self.frozen, self.bn_eval = frozen, bn_eval
 
     def freeze_before_training(self, pl_module: pl.LightningModule) -> None:
         if self.frozen:

@@ -61,7 +61,12 @@ def load_rgb(path, size: int) -> np.ndarray:
         if image.format == "JPEG":
             image.draft("RGB", (size, size))
         image.load()
-        rgb = to_rgb(image)
-        if rgb.size != (size, size):
-            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
-        return np.array(rgb, dtype=np.uint8)  # a writable copy
+        return square_rgb(image, size)
+
+
+def square_rgb(image: Image.Image, size: int) -> np.ndarray:
+    """A decoded PIL image as a (size, size, 3) uint8 array (any mode; aspect not kept)."""
+    rgb = to_rgb(image)
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    return np.array(rgb, dtype=np.uint8)  # a writable copy

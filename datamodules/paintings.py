@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import pytorch_lightning as pl
@@ -11,15 +12,18 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from datamodules.augment import NoAugment, RandomFlips, build_augmentation
 from datamodules.discovery import REPORT_COLUMNS, DataError, discover
 from datamodules.feature_cache import FeatureDataset, compute_features, pick_variants
 from datamodules.image_store import ImageStore
 from datamodules.selection import select_artists
 from datamodules.split import artists_from_manifest, read_manifest, stratified_split, write_manifest
+from transforms import AUGMENTATIONS, build_augmentation
+from transforms.augmentations import NoAugment
 
 log = logging.getLogger(__name__)
 
+# The choices of --data.train_augment, listed by --help, come from the registry.
+AugmentationName = Literal[tuple(AUGMENTATIONS)]
 REPORT_NAME = "data_report.csv"
 
 
@@ -45,7 +49,8 @@ class PaintingsDataModule(pl.LightningDataModule):
         root: data folder (Kaggle layout, folder per artist) or CSV manifest (path,artist).
         run_dir: run folder; its `split.csv` is the one split every stage and evaluation use.
         image_size: square side images are resized to (aspect not kept, as in the study).
-        train_augment: `rotate_zoom`, `flips` or `none`; validation only resizes.
+        train_augment: a registered augmentation (`transforms.augmentations`): `rotate_zoom`,
+            `flips` or `none`; validation only resizes.
         rotate_degrees: `rotate_zoom` rotates by up to +-this many degrees (the study: 30).
         zoom_range: `rotate_zoom` zooms by a factor drawn from [min, max] (the study: 0.5-1.5).
         vertical_flips: `flips` also turns paintings upside down (the study); False: mirroring only.
@@ -71,7 +76,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         root: str = "data/sample",
         run_dir: str = "runs/default",
         image_size: int = 224,
-        train_augment: str = "rotate_zoom",
+        train_augment: AugmentationName = "rotate_zoom",
         rotate_degrees: float = 30.0,
         zoom_range: tuple[float, float] = (0.5, 1.5),
         vertical_flips: bool = True,
@@ -100,7 +105,8 @@ class PaintingsDataModule(pl.LightningDataModule):
     def augmentation(self, name: str) -> torch.nn.Module:
         """Augmentation `name` at this run's strengths (rotation, zoom, vertical flips)."""
         hp = self.hparams
-        return build_augmentation(name, hp.rotate_degrees, tuple(hp.zoom_range), hp.vertical_flips)
+        return build_augmentation(name, degrees=hp.rotate_degrees, zoom=tuple(hp.zoom_range),
+                                  vertical_flips=hp.vertical_flips)
 
     # ---- the split: made once per run, then read back ------------------------------------
     def split_params(self) -> dict:
@@ -210,11 +216,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         """How many distinct inputs the training augmentation can produce (None: unbounded)."""
         if len(set(self.hparams.train_sizes or [])) > 1:
             return None  # multi-size training: every batch at a random size
-        if isinstance(self.train_augmentation, RandomFlips):
-            return self.train_augmentation.variants
-        if isinstance(self.train_augmentation, NoAugment):
-            return 1
-        return None
+        return self.train_augmentation.variants
 
     def cache_features(self, model) -> bool:
         """Serve the head's inputs instead of images, computed once with `model` (frozen backbone)."""
@@ -224,7 +226,7 @@ class PaintingsDataModule(pl.LightningDataModule):
                      self.hparams.train_augment)
             return False
         for part, dataset in self.datasets.items():
-            features = compute_features(model, dataset, variants if part == "train" else 1,
+            features = compute_features(model, dataset, self.train_augmentation if part == "train" else None,
                                         batch_size=max(self.hparams.batch_size, 64), size=self.hparams.image_size,
                                         desc=f"Caching {part} features ({variants if part == 'train' else 1} variants)")
             self.feature_datasets[part] = FeatureDataset(features, dataset.labels, dataset.rows)

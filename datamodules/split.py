@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from fileio import atomic_write_text
 
 MANIFEST_NAME = "split.csv"
 PARAMS_NAME = "split.json"
@@ -29,13 +30,6 @@ def stratified_split(index: pd.DataFrame, val_fraction: float, seed: int) -> pd.
         split[order[:n_val]] = "val"
         parts.append(group.assign(label=label_of[artist], split=split))
     return pd.concat(parts, ignore_index=True)[["path", "artist", "label", "split"]]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_manifest(split: pd.DataFrame, run_dir: Path, params: dict) -> None:

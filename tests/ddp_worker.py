@@ -10,12 +10,9 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from callbacks import BackboneFreeze  # noqa: E402
-from datamodules import PaintingsDataModule  # noqa: E402
-from lightning_modules import ArtistClassifier  # noqa: E402
+from callbacks import BackboneFreeze, FeatureCache
+from datamodules import PaintingsDataModule
+from lightning_modules import ArtistClassifier
 
 
 def digest(module: torch.nn.Module) -> str:
@@ -57,7 +54,7 @@ def main() -> None:
     trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=devices,
                          strategy="ddp" if devices > 1 else "auto", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                         callbacks=[BackboneFreeze(frozen=True), Record(out)])
+                         callbacks=[BackboneFreeze(frozen=True), FeatureCache(), Record(out)])
     trainer.fit(model, dm)
 
 

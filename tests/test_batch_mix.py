@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from lightning_modules import ArtistClassifier
-from lightning_modules.batch_mix import BatchMix
-from tests.conftest import tiny_model_kwargs
+from transforms.batch_mix import BatchMix
+from tests.helpers.runs import tiny_model_kwargs
 
 
 def distinct_batch(n: int = 6, size: int = 16):

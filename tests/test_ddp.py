@@ -5,13 +5,14 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, env_for_subprocess, make_collection
+from tests.helpers.paintings import make_collection
+from tests.helpers.runs import REPO, subprocess_env
 
 
 def run_worker(data, out, devices: int, lr: float, dense: str, tmp_path) -> list[dict]:
     result = subprocess.run([sys.executable, str(REPO / "tests" / "ddp_worker.py"), str(data), str(out),
                              str(devices), str(lr), dense], cwd=REPO, capture_output=True, text=True,
-                            env=env_for_subprocess(tmp_path), timeout=600)
+                            env=subprocess_env(), timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(devices)]
 

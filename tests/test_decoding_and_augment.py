@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from datamodules.augment import NoAugment, RandomFlips, RotateZoom, build_augmentation
+from transforms.augmentations import NoAugment, RandomFlips, RotateZoom, build_augmentation
 from datamodules.decoding import load_rgb
 
 
@@ -62,7 +62,7 @@ def test_rotate_zoom_changes_pixels_and_fills_borders():
     assert not torch.allclose(out, images.float() / 255, atol=1e-3)
     # A uniform painting stays uniform: uncovered borders are filled from the painting, not black.
     grey = torch.full((4, 3, 32, 32), 128, dtype=torch.uint8)
-    warped = RotateZoom(zoom_min=0.5, zoom_max=0.5)(grey, generator=torch.Generator().manual_seed(2))
+    warped = RotateZoom(zoom=(0.5, 0.5))(grey, generator=torch.Generator().manual_seed(2))
     assert torch.allclose(warped, torch.full_like(warped, 128 / 255), atol=1e-4)
 
 
@@ -100,7 +100,7 @@ def test_unknown_augmentation_is_a_clear_error():
 
 def test_rotate_zoom_strength_comes_from_the_data_config(tmp_path, collection):
     from datamodules import PaintingsDataModule
-    from tests.conftest import tiny_datamodule_kwargs
+    from tests.helpers.runs import tiny_datamodule_kwargs
     study = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection))).train_augmentation
     assert (study.degrees, study.zoom_min, study.zoom_max) == (30.0, 0.5, 1.5)
     still = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection), rotate_degrees=0.0,

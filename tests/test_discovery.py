@@ -4,7 +4,8 @@ import pytest
 
 from datamodules.artist_names import display_name, match_key, repair_encoding
 from datamodules.discovery import discover
-from tests.conftest import SHARED_DATA, make_collection, write_painting
+from tests.helpers.paintings import make_collection, write_painting
+from tests.helpers.runs import SHARED_DATA
 
 
 @pytest.mark.parametrize("nested", [False, True])

@@ -5,11 +5,12 @@ import pandas as pd
 import pytest
 import torch
 
-from artist_cli.sweep import run_sweep
+from lightning_modules.head_search import run_sweep
 from datamodules import PaintingsDataModule
 from lightning_modules import ArtistClassifier
 from lightning_modules.classifier import class_weights
-from tests.conftest import REPO, TINY, env_for_subprocess, make_collection, tiny_datamodule_kwargs, tiny_model_kwargs
+from tests.helpers.paintings import make_collection
+from tests.helpers.runs import REPO, TINY, subprocess_env, tiny_datamodule_kwargs, tiny_model_kwargs
 
 
 def test_sweep_on_a_2x2_grid_writes_results_and_top3(three_stage_run):
@@ -78,7 +79,7 @@ def test_presets_select_the_right_artists(tmp_path, preset, expected):
                             "--trainer.max_epochs=1", "--trainer.limit_train_batches=1"])
     result = subprocess.run(["make", "stage1", f"DATA={data}", f"RUN={preset}", f"PRESET=default,{preset}",
                              f"ARGS={args}"], cwd=REPO, capture_output=True, text=True,
-                            env=env_for_subprocess(tmp_path), timeout=300)
+                            env=subprocess_env(), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     artists = sorted(pd.read_csv(tmp_path / "runs" / preset / "split.csv")["artist"].unique())
     assert len(artists) == expected

@@ -2,11 +2,12 @@
 import pytorch_lightning as pl
 import torch
 
-from callbacks import BackboneFreeze
+from callbacks import BackboneFreeze, FeatureCache
 from datamodules import PaintingsDataModule
-from datamodules.feature_cache import FLIP_VARIANTS, pick_variants
+from datamodules.feature_cache import pick_variants
+from transforms.flips import FLIPS
 from lightning_modules import ArtistClassifier
-from tests.conftest import tiny_datamodule_kwargs, tiny_model_kwargs
+from tests.helpers.runs import tiny_datamodule_kwargs, tiny_model_kwargs
 
 
 def frozen_setup(tmp_path, collection, augment="flips", vertical_flips=True, **model_kw):
@@ -25,7 +26,7 @@ def test_cached_features_give_the_same_predictions(tmp_path, collection):
     assert train.features.shape == (len(dm.datasets["train"]), 4, 14 * 1280)
     images = torch.stack([dm.datasets["train"][i][0] for i in range(5)]).float() / 255
     with torch.no_grad():
-        for v, flip in enumerate(FLIP_VARIANTS):
+        for v, flip in enumerate(FLIPS.values()):
             live = model(flip(images))
             cached = model(train.features[:5, v])
             assert torch.allclose(live, cached, atol=1e-5), v
@@ -49,7 +50,7 @@ def test_stage2_fit_uses_the_cache_and_keeps_the_backbone_frozen(tmp_path, colle
     before = {k: v.clone() for k, v in model.state_dict().items()}
     trainer = pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[BackboneFreeze(frozen=True, feature_cache=True)])
+                         callbacks=[BackboneFreeze(frozen=True), FeatureCache()])
     trainer.fit(model, dm)
     assert set(dm.feature_datasets) == {"train", "val"}
     after = model.state_dict()

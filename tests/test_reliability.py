@@ -13,7 +13,8 @@ from PIL import Image
 
 from datamodules import PaintingsDataModule
 from datamodules.discovery import discover
-from tests.conftest import REPO, TINY, env_for_subprocess, make_collection, tiny_datamodule_kwargs
+from tests.helpers.paintings import make_collection
+from tests.helpers.runs import REPO, TINY, subprocess_env, tiny_datamodule_kwargs
 
 
 def build(tmp_path, root, **kw):
@@ -140,9 +141,9 @@ def make_stage(tmp_path, data, run, extra=(), timeout=600, wait=True):
                                  "--trainer.accelerator=cpu", "--trainer.enable_progress_bar=false", *extra])
     command = ["make", "stage1", f"DATA={data}", f"RUN={run}", f"ARGS={args}"]
     if not wait:
-        return subprocess.Popen(command, cwd=REPO, env=env_for_subprocess(tmp_path), start_new_session=True,
+        return subprocess.Popen(command, cwd=REPO, env=subprocess_env(), start_new_session=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path),
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=subprocess_env(),
                           timeout=timeout)
 
 
@@ -189,7 +190,7 @@ def test_finished_stage_is_not_silently_redone(three_stage_run):
     stamp = best.stat().st_mtime_ns
     args = " ".join(TINY + [f"--runs_dir={tmp / 'runs'}", f"--data.cache_dir={tmp / 'cache'}"])
     result = subprocess.run(["make", "stage1", f"DATA={data}", "RUN=t", f"ARGS={args}"], cwd=REPO,
-                            capture_output=True, text=True, env=env_for_subprocess(tmp), timeout=300)
+                            capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert result.returncode == 0
     assert "already complete" in result.stdout and "FORCE=1" in result.stdout
     assert best.stat().st_mtime_ns == stamp
@@ -203,7 +204,7 @@ def stage2_from_copied_stage1(three_stage_run, tmp_path, data, *extra_args) -> s
     args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}",
                             *extra_args])
     result = subprocess.run(["make", "stage2", f"DATA={data}", "RUN=x", f"ARGS={args}"], cwd=REPO,
-                            capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+                            capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert result.returncode != 0
     return result
 
@@ -237,7 +238,7 @@ def test_run_with_other_split_settings_stops_without_traceback(three_stage_run):
     args = " ".join(TINY + [f"--runs_dir={tmp / 'runs'}", f"--data.cache_dir={tmp / 'cache'}",
                             "--stage=other", "--data.seed=7"])
     result = subprocess.run(["make", "stage1", f"DATA={data}", "RUN=t", f"ARGS={args}"], cwd=REPO,
-                            capture_output=True, text=True, env=env_for_subprocess(tmp), timeout=300)
+                            capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert result.returncode != 0
     assert "already holds a split made with other settings" in result.stderr
     assert "seed: run has 42, asked for 7" in result.stderr

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from artist_cli.predict import predict_image, probabilities, vote
-from callbacks.plots import lr_drop_epochs, plot_curves
-from tests.conftest import REPO, TINY, env_for_subprocess, make_collection
+from inference.predictor import Predictor, rank_over_sizes, vote
+from reports.plots import lr_drop_epochs, plot_curves
+from tests.helpers.paintings import make_collection
+from tests.helpers.runs import REPO, TINY, subprocess_env
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -62,15 +63,14 @@ def test_vote_majority_and_tie_rule():
 
 
 def test_predict_probabilities_sum_to_one_and_top1_is_stable(three_stage_run):
-    from artist_cli.evaluate import load_model
     tmp, data, _ = three_stage_run
-    model, meta = load_model(tmp / "runs" / "t" / "stage3" / "best.ckpt")
+    predictor = Predictor.load(tmp / "runs" / "t" / "stage3" / "best.ckpt", views=["plain"])
     image = next((data / "images" / "Claude_Monet").glob("*.jpg"))
-    probs = probabilities(model, image, 32, views=["plain", "hflip", "x1.5"])
+    probs = predictor.probabilities(image, 32, views=["plain", "hflip", "x1.5"])
     assert probs.sum().item() == pytest.approx(1.0, abs=1e-5)
-    first = predict_image(model, meta["artists"], image, [32, 48, 64])
-    second = predict_image(model, meta["artists"], image, [32, 48, 64])
-    assert first == second and first["artist_1"] in meta["artists"]
+    first = rank_over_sizes(predictor, image, [32, 48, 64])
+    second = rank_over_sizes(predictor, image, [32, 48, 64])
+    assert first == second and first["artist_1"] in predictor.artists
     assert first["p_1"] + first["p_2"] + first["p_3"] == pytest.approx(1.0, abs=1e-4)  # 3 artists
 
 
@@ -82,7 +82,7 @@ def test_predict_cli_skips_a_bad_file(three_stage_run, tmp_path):
     out = tmp_path / "p.csv"
     result = subprocess.run(["make", "predict", f"CKPT={tmp / 'runs' / 't' / 'stage3' / 'best.ckpt'}",
                              f"INPUT={folder}", "SIZES=32,40", "FLIPS=1", f"OUT={out}"],
-                            cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+                            cwd=REPO, capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = out.read_text().strip().splitlines()
     assert lines[0] == "path,artist_1,p_1,artist_2,p_2,artist_3,p_3" and len(lines) == 13
@@ -93,7 +93,7 @@ def test_onnx_export_matches_pytorch(three_stage_run, tmp_path):
     tmp, data, _ = three_stage_run
     result = subprocess.run(["make", "export", f"CKPT={tmp / 'runs' / 't' / 'stage3' / 'best.ckpt'}",
                              f"OUT={tmp_path / 'model'}", f"DATA={data}"],
-                            cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+                            cwd=REPO, capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "max |logit diff|" in result.stdout
     meta = json.loads((tmp_path / "model.json").read_text())
@@ -102,7 +102,7 @@ def test_onnx_export_matches_pytorch(three_stage_run, tmp_path):
 
 
 def test_spp_onnx_keeps_height_and_width_dynamic(tmp_path):
-    from artist_cli.export import check_against_torch, export_onnx
+    from inference.export import check_against_torch, export_onnx
     from lightning_modules import ArtistClassifier
     model = ArtistClassifier(pretrained=False, num_classes=4, head="spp", channels_last=False).eval()
     meta = {"image_size": 64, "head": "spp", "artists": list("abcd"), "mean": [0.5] * 3, "std": [0.5] * 3,
@@ -117,7 +117,7 @@ def test_spp_onnx_keeps_height_and_width_dynamic(tmp_path):
 def test_wandb_offline_run_is_readable(tmp_path):
     """A real offline W&B run from a tiny training run, read back with `wandb leet inspect --summary`."""
     data = make_collection(tmp_path / "data", {"Claude_Monet": 6, "Edgar_Degas": 6, "Paul_Gauguin": 6})
-    env = env_for_subprocess(tmp_path)
+    env = subprocess_env()
     env.pop("WANDB_MODE")
     env.update(WANDB_API_KEY="", HOME=str(tmp_path), NETRC=str(tmp_path / "none"))
     args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}",
@@ -160,7 +160,7 @@ def test_wandb_mode(monkeypatch, tmp_path, env, netrc, expected):
 
 
 def test_metrics_json_round_trips_with_one_line_per_epoch(tmp_path):
-    from callbacks.stage_summary import atomic_write_json
+    from fileio import atomic_write_json
     history = [{"epoch": i, "val_macro_f1": 0.1 * i, "val_confusion": [[3, i], [0, 2]]} for i in range(3)]
     payload = {"stage": "stage1", "macro_f1": 0.2, "best_epoch": 2, "history": history}
     atomic_write_json(tmp_path / "metrics.json", payload)

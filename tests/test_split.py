@@ -5,7 +5,8 @@ import pytest
 from datamodules import PaintingsDataModule
 from datamodules.selection import select_artists
 from datamodules.split import stratified_split
-from tests.conftest import make_collection, tiny_datamodule_kwargs
+from tests.helpers.paintings import make_collection
+from tests.helpers.runs import tiny_datamodule_kwargs
 
 
 def index_of(counts: dict[str, int]) -> pd.DataFrame:

@@ -14,7 +14,8 @@ from artist_cli.train import ArtistCLI
 from callbacks import BackboneFreeze
 from datamodules import PaintingsDataModule
 from lightning_modules import ArtistClassifier
-from tests.conftest import REPO, TINY, env_for_subprocess, make_collection, tiny_datamodule_kwargs, tiny_model_kwargs
+from tests.helpers.paintings import make_collection
+from tests.helpers.runs import REPO, TINY, subprocess_env, tiny_datamodule_kwargs, tiny_model_kwargs
 
 
 def fit_one_epoch(tmp_path, collection, callbacks):
@@ -109,7 +110,7 @@ def make_evaluate(tmp_path, *make_args) -> dict:
     """`make evaluate ... OUT=<json>` must succeed; returns the report it wrote."""
     out = tmp_path / "eval.json"
     result = subprocess.run(["make", "evaluate", *make_args, f"OUT={out}"], cwd=REPO, capture_output=True, text=True,
-                            env=env_for_subprocess(tmp_path), timeout=300)
+                            env=subprocess_env(), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(out.read_text())
 
@@ -149,19 +150,19 @@ def tiny_model_and_paintings():
 
 
 def test_flip_tta_averages_the_four_flips():
-    from artist_cli.evaluate import predict_probabilities
-    from artist_cli.test_time_views import FLIPS
+    from inference.scoring import predict_probabilities
+    from transforms.flips import FLIPS
     model, pixels, images = tiny_model_and_paintings()
     with torch.no_grad():
         expected = torch.stack([model(v).softmax(1) for v in
                                 (images, images.flip(-1), images.flip(-2), images.flip(-1).flip(-2))]).mean(0)
-    got = predict_probabilities(model, pixels, batch_size=2, views=FLIPS)
+    got = predict_probabilities(model, pixels, batch_size=2, views=list(FLIPS))
     assert torch.allclose(got, expected, atol=1e-6)
     assert not torch.allclose(got, predict_probabilities(model, pixels, batch_size=2), atol=1e-4)
 
 
 def test_scale_view_averages_the_painting_seen_larger():
-    from artist_cli.evaluate import predict_probabilities
+    from inference.scoring import predict_probabilities
     from torchvision.transforms.v2 import functional as TF
     model, pixels, images = tiny_model_and_paintings()
     with torch.no_grad():
@@ -173,7 +174,7 @@ def test_scale_view_averages_the_painting_seen_larger():
 
 
 def test_unknown_test_time_view_is_refused_before_scoring(tmp_path):
-    from artist_cli.test_time_views import parse_views
+    from transforms.views import parse_views
     assert parse_views(" plain, hflip ,x1.25") == ["plain", "hflip", "x1.25"]
     for bad in ("rotate90", "x", "x0", "xbig", ""):
         with pytest.raises(ValueError):
@@ -186,7 +187,7 @@ def test_unknown_test_time_view_is_refused_before_scoring(tmp_path):
 def test_missing_stage1_checkpoint_gives_a_clear_message(tmp_path, collection):
     args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}"])
     result = subprocess.run(["make", "stage2", f"DATA={collection}", "RUN=nothing", f"ARGS={args}"],
-                            cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+                            cwd=REPO, capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert result.returncode != 0
     assert "stage1/best.ckpt does not exist" in result.stderr
     assert "make stage1 RUN=nothing" in result.stderr
@@ -198,7 +199,7 @@ def test_evaluate_on_data_of_only_other_artists_stops_clearly(three_stage_run, t
     other = make_collection(tmp_path / "eval", {"Jan_van_Eyck": 3, "Titian": 2})
     result = subprocess.run(
         ["make", "evaluate", f"CKPT={tmp / 'runs' / 't' / 'stage3' / 'best.ckpt'}", f"DATA={other}"],
-        cwd=REPO, capture_output=True, text=True, env=env_for_subprocess(tmp_path), timeout=300)
+        cwd=REPO, capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert result.returncode != 0
     assert "None of the paintings" in result.stderr and "only in the data: Jan van Eyck, Titian" in result.stderr
     assert "Traceback" not in result.stderr
@@ -209,7 +210,7 @@ def test_ema_preset_validates_saves_and_hands_on_the_averaged_weights(tmp_path):
     args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}"])
     result = subprocess.run(["make", "stage1", "stage2", f"DATA={data}", "RUN=e", "PRESET=default,ema",
                              f"ARGS={args}"], cwd=REPO, capture_output=True, text=True,
-                            env=env_for_subprocess(tmp_path), timeout=600)
+                            env=subprocess_env(), timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = tmp_path / "runs" / "e"
     one = torch.load(run / "stage1" / "best.ckpt", weights_only=True)

@@ -1,11 +1,16 @@
-"""Weights-only initialisation from a checkpoint (never a resume of its trainer state)."""
+"""Checkpoints of this project: read them safely, rebuild a model from one, or start a stage from one.
+
+A stage that starts from another copies its best weights only (never a resume of its trainer
+state); a resumed stage is Lightning's own `ckpt_path`.
+"""
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import torch
 
-from lightning_modules.classifier import CHECKPOINT_KEY
+from lightning_modules.classifier import CHECKPOINT_KEY, ArtistClassifier
 
 
 class CheckpointMismatchError(ValueError):
@@ -15,6 +20,22 @@ class CheckpointMismatchError(ValueError):
 def read_checkpoint(path) -> dict:
     """Load a Lightning checkpoint without unpickling arbitrary objects."""
     return torch.load(Path(path), map_location="cpu", weights_only=True)
+
+
+def model_hparams(hparams: dict) -> dict:
+    """The entries of a checkpoint's (or a model's) hyper-parameters that ArtistClassifier takes:
+    LightningCLI adds bookkeeping keys (e.g. `_instantiator`) that are not model arguments."""
+    accepted = inspect.signature(ArtistClassifier.__init__).parameters
+    return {k: v for k, v in hparams.items() if k in accepted}
+
+
+def load_model(path) -> tuple[ArtistClassifier, dict]:
+    """Rebuild the model from a checkpoint alone, in eval mode; returns it and the checkpoint's
+    metadata (artists in label order, image size, normalisation, backbone, head)."""
+    checkpoint = read_checkpoint(path)
+    model = ArtistClassifier(**{**model_hparams(checkpoint["hyper_parameters"]), "pretrained": False})
+    model.load_state_dict(checkpoint["state_dict"], strict=True)
+    return model.eval(), checkpoint[CHECKPOINT_KEY]
 
 
 def describe_difference(expected: list[str], found: list[str]) -> str:

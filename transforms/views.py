@@ -1,8 +1,8 @@
 """Test-time views: transformed copies of each painting whose predicted probabilities are averaged.
 
-A view is `plain`, `hflip`, `vflip`, `hvflip` (both flips), or a scale such as `x1.25` (the
-painting resized to 1.25 times the size it was decoded at). `FLIPS` are the 4 flips stage 2
-trains on. The default views of evaluate and predict live in configs/inference.yaml.
+A view is a flip of `transforms.flips.FLIPS` (`plain`, `hflip`, `vflip`, `hvflip`) or a scale such
+as `x1.25` (the painting resized to 1.25 times the size it was decoded at). The default views of
+evaluate and predict live in configs/inference.yaml.
 """
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ import torch
 import yaml
 from torchvision.transforms.v2 import functional as TF
 
-FLIPS = ("plain", "hflip", "vflip", "hvflip")
+from transforms.flips import FLIPS
+
 INFERENCE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "inference.yaml"
-_FLIP_OF = {"plain": lambda b: b, "hflip": lambda b: b.flip(-1), "vflip": lambda b: b.flip(-2),
-            "hvflip": lambda b: b.flip(-1).flip(-2)}
 
 
 def scale_of(view: str) -> float | None:
@@ -31,9 +30,9 @@ def scale_of(view: str) -> float | None:
     return scale
 
 
-def default_views() -> str:
-    """The `views` of configs/inference.yaml, comma-separated (the --views default)."""
-    return ",".join(yaml.safe_load(INFERENCE_CONFIG.read_text())["views"])
+def default_views() -> list[str]:
+    """The `views` of configs/inference.yaml."""
+    return parse_views(",".join(yaml.safe_load(INFERENCE_CONFIG.read_text())["views"]))
 
 
 def parse_views(text: str) -> list[str]:
@@ -42,30 +41,16 @@ def parse_views(text: str) -> list[str]:
     if not views:
         raise ValueError("no test-time views given")
     for view in views:
-        if view not in _FLIP_OF and scale_of(view) is None:
+        if view not in FLIPS and scale_of(view) is None:
             raise ValueError(f"unknown test-time view {view!r}: use {', '.join(FLIPS)} or a scale like x1.25")
     return views
-
-
-def add_view_arguments(parser) -> None:
-    """--views (default from configs/inference.yaml) or --flips, for evaluate and predict."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--views", default=default_views(),
-                       help="comma-separated test-time views to average: plain, hflip, vflip, hvflip, x<scale> "
-                            "(default from configs/inference.yaml: %(default)s)")
-    group.add_argument("--flips", action="store_true", help="average the 4 flips (same as --views " + ",".join(FLIPS) + ")")
-
-
-def views_from_args(args) -> list[str]:
-    """The checked views that `add_view_arguments` parsed; ValueError for an unknown one."""
-    return list(FLIPS) if args.flips else parse_views(args.views)
 
 
 def apply_view(batch: torch.Tensor, view: str) -> torch.Tensor:
     """An (N, C, H, W) batch as the view sees it (uint8 stays uint8)."""
     scale = scale_of(view)
     if scale is None:
-        return _FLIP_OF[view](batch)
+        return FLIPS[view](batch)
     height, width = batch.shape[-2:]
     return TF.resize(batch, [max(1, round(height * scale)), max(1, round(width * scale))], antialias=True)
 

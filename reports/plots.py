@@ -110,3 +110,20 @@ def heatmap_overlay(image, cam, alpha: float = 0.45) -> np.ndarray:
     """uint8 RGB of `image` (H, W, 3 in [0, 1]) with a jet heat map of `cam` (H, W in [0, 1])."""
     heat = plt.get_cmap("jet")(np.asarray(cam))[..., :3]
     return (np.clip((1 - alpha) * np.asarray(image) + alpha * heat, 0, 1) * 255).astype(np.uint8)
+
+
+def plot_gradcams(images, cams, truths: list[str], guesses: list[str], path: Path) -> list[np.ndarray]:
+    """A row of Grad-CAM overlays (images (N, 3, H, W) in [0, 1], cams (N, H, W)), captioned with the
+    true and predicted artist (red where they differ); returns the overlays as uint8 RGB."""
+    overlays = []
+    fig, axes = plt.subplots(1, len(truths), figsize=(2.6 * len(truths), 3), squeeze=False)
+    for ax, image, cam, true, pred in zip(axes[0], images, cams, truths, guesses):
+        overlay = heatmap_overlay(image.permute(1, 2, 0).numpy(), cam.numpy())
+        overlays.append(overlay)
+        ax.imshow(overlay)
+        ax.set_title(f"true: {true}\npredicted: {pred}", fontsize=7, color="black" if true == pred else "red")
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return overlays

@@ -1,0 +1,74 @@
+"""Each stage's numbers: the per-epoch history and the best epoch, in `metrics.json` and `summary.json`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.utilities import rank_zero_only
+
+from fileio import atomic_write_json
+
+REPORTED = ("top1", "top2", "macro_f1", "loss")
+
+
+def best_checkpoint_callback(trainer: pl.Trainer) -> ModelCheckpoint | None:
+    """The checkpoint that follows the monitored metric (not the every-epoch last.ckpt)."""
+    return next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
+
+
+class StageHistory(Callback):
+    """Record train/val metrics every epoch; at the end, write the best epoch's numbers.
+
+    Args:
+        monitor: metric that defines the best epoch (the checkpoint callback's monitor).
+        stage: stage name used in `summary.json`; defaults to the stage folder's name.
+
+    Writes `metrics.json` (best epoch's numbers and the per-epoch history, with the validation
+    confusion matrix) into the stage folder, which is the checkpoint callback's folder, and adds
+    the stage to the run's `summary.json`.
+    """
+
+    def __init__(self, monitor: str = "val/macro_f1", stage: str | None = None):
+        self.monitor, self.stage = monitor, stage
+        self.history: list[dict] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Both the epoch's training metrics and its validation metrics are final here.
+        logged = trainer.callback_metrics
+        record = {"epoch": trainer.current_epoch}
+        for name in REPORTED:
+            for part in ("val", "train"):
+                if f"{part}/{name}" in logged:
+                    record[f"{part}_{name}"] = float(logged[f"{part}/{name}"])
+        record["lr"] = [group["lr"] for group in trainer.optimizers[0].param_groups] if trainer.optimizers else []
+        confusion = getattr(pl_module, "last_confusion", None)
+        if confusion is not None:
+            record["val_confusion"] = confusion.tolist()  # rows: true artist, columns: predicted
+        self.history.append(record)
+
+    @rank_zero_only
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        checkpoint = best_checkpoint_callback(trainer)
+        if not self.history or checkpoint is None:
+            return
+        key = "val_" + self.monitor.split("/", 1)[-1]
+        best = max(self.history, key=lambda r: r.get(key, float("-inf")))  # first of equals, like ModelCheckpoint
+        stage_dir = Path(checkpoint.dirpath)
+        stage = self.stage or stage_dir.name
+        metrics = {
+            "stage": stage,
+            **{name: best[f"val_{name}"] for name in REPORTED if f"val_{name}" in best},
+            "best_epoch": best["epoch"],
+            "epochs": len(self.history),
+            "best_checkpoint": str(stage_dir / "best.ckpt"),
+            "history": self.history,
+        }
+        atomic_write_json(stage_dir / "metrics.json", metrics)
+        summary_path = stage_dir.parent / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        summary[stage] = {k: v for k, v in metrics.items() if k != "history"}
+        atomic_write_json(summary_path, dict(sorted(summary.items())))
+        shown = "  ".join(f"{n} {best['val_' + n]:.3f}" for n in ("top1", "top2", "macro_f1") if f"val_{n}" in best)
+        print(f"[{stage}] best epoch {best['epoch']} of {len(self.history)}: validation {shown}", flush=True)

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: generated painting collections and running the real CLI."""
