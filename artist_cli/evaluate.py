@@ -1,7 +1,7 @@
 """Evaluate a checkpoint on any folder of paintings (all images, no split).
 
     python -m artist_cli.evaluate --ckpt runs/default/stage3/best.ckpt --data data/sample [--out eval.json]
-    python -m artist_cli.evaluate --ckpt runs/all49/stage2/best.ckpt --split runs/all49/split.csv --views plain,hflip,x1.25
+    python -m artist_cli.evaluate --ckpt runs/default-all49/stage2/best.ckpt --split runs/default-all49/split.csv --views plain,hflip,x1.25
 
 `--split` scores the validation part of a run's split.csv instead of a whole folder (the same
 paintings the training loop validated on); `--views plain,hflip,x1.25` averages the probabilities

@@ -77,15 +77,19 @@ class ArtistCLI(LightningCLI):
         # base.yaml is every subcommand's default config file: plain `python -m artist_cli.train fit`
         # gets the same settings as make.
         parser_kwargs = dict(parser_kwargs or {})
-        for subcommand in SUBCOMMANDS:
-            parser_kwargs.setdefault(subcommand, {}).setdefault("default_config_files", [str(BASE_CONFIG)])
+        if kwargs.get("run", True):
+            for subcommand in SUBCOMMANDS:
+                parser_kwargs.setdefault(subcommand, {}).setdefault("default_config_files", [str(BASE_CONFIG)])
+        else:  # no subcommands: one parser
+            parser_kwargs.setdefault("default_config_files", [str(BASE_CONFIG)])
         super().__init__(*args, parser_kwargs=parser_kwargs, **kwargs)
 
     def parse_arguments(self, parser, args) -> None:
-        args = sys.argv[1:] if args is None else args
-        if isinstance(args, list):
-            args = expand_presets(args)
-        super().parse_arguments(parser, args)
+        """LightningCLI's parsing, with each `--preset` expanded into the config files it names."""
+        if args is None or isinstance(args, (list, tuple)):
+            self.config = parser.parse_args(expand_presets(list(sys.argv[1:] if args is None else args)))
+        else:
+            super().parse_arguments(parser, args)
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument("--preset", type=str | None, default=None,

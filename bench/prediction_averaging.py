@@ -1,7 +1,7 @@
 """Does averaging predictions (several checkpoints, or several views of each painting) raise macro-F1?
 
-    .venv/bin/python bench/prediction_averaging.py --split runs/all49/split.csv \
-        --ckpts runs/all49/stage3/best.ckpt,runs/all49-mix/stage2_long/best.ckpt --views plain,hflip,x1.25
+    .venv/bin/python bench/prediction_averaging.py --split runs/lite0-regularised-all49/split.csv \
+        --ckpts runs/lite0-regularised-all49/stage3/best.ckpt,runs/lite0-mix-bothflips-resumed-all49/stage2_long/best.ckpt --views plain,hflip,x1.25
 
 Scores the validation part of a run's split with each checkpoint alone, each view alone, and the
 softmax averages: over the views of each checkpoint, over the checkpoints (plain view), and over

@@ -1,6 +1,6 @@
 """Would shifting a trained model's logits toward rare artists raise macro-F1?
 
-    .venv/bin/python bench/prior_adjustment.py --run runs/all49 --stage stage3 --taus 0,0.25,0.5,1
+    .venv/bin/python bench/prior_adjustment.py --run runs/lite0-regularised-all49 --stage stage3 --taus 0,0.25,0.5,1
 
 Scores the validation part of the run's split with logits - tau * log(training prior) (post-hoc
 logit adjustment: tau 1 is the balanced-error rule, tau 0 the model as trained). A check on

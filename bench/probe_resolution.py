@@ -1,6 +1,6 @@
 """Does a larger input size give better frozen ImageNet features for these paintings?
 
-    .venv/bin/python bench/probe_resolution.py --run runs/all49 --sizes 128,160
+    .venv/bin/python bench/probe_resolution.py --run runs/lite0-regularised-all49 --sizes 128,160
 
 Uses a run's split (`runs/<run>/split.csv`): decodes every painting once at --decode px, upsamples
 it to each size, takes the frozen backbone's GAP features and trains a linear classifier on the

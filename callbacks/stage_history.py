@@ -18,6 +18,15 @@ def best_checkpoint_callback(trainer: pl.Trainer) -> ModelCheckpoint | None:
     return next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
 
 
+def shown_path(path: Path) -> str:
+    """`path` relative to the working folder when it lies inside it (runs/<run>/...), else absolute:
+    a metrics.json copied into results/ then names no folder of the machine it was made on."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 class StageHistory(Callback):
     """Record train/val metrics every epoch; at the end, write the best epoch's numbers.
 
@@ -62,7 +71,7 @@ class StageHistory(Callback):
             **{name: best[f"val_{name}"] for name in REPORTED if f"val_{name}" in best},
             "best_epoch": best["epoch"],
             "epochs": len(self.history),
-            "best_checkpoint": str(stage_dir / "best.ckpt"),
+            "best_checkpoint": shown_path(stage_dir / "best.ckpt"),
             "history": self.history,
         }
         atomic_write_json(stage_dir / "metrics.json", metrics)

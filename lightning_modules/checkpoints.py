@@ -22,10 +22,10 @@ def read_checkpoint(path) -> dict:
     return torch.load(Path(path), map_location="cpu", weights_only=True)
 
 
-def model_hparams(hparams: dict) -> dict:
-    """The entries of a checkpoint's (or a model's) hyper-parameters that ArtistClassifier takes:
-    LightningCLI adds bookkeeping keys (e.g. `_instantiator`) that are not model arguments."""
-    accepted = inspect.signature(ArtistClassifier.__init__).parameters
+def init_args(cls, hparams: dict) -> dict:
+    """The entries of saved hyper-parameters that `cls` takes: LightningCLI adds bookkeeping keys
+    (e.g. `_instantiator`) that are not constructor arguments."""
+    accepted = inspect.signature(cls.__init__).parameters
     return {k: v for k, v in hparams.items() if k in accepted}
 
 
@@ -33,7 +33,7 @@ def load_model(path) -> tuple[ArtistClassifier, dict]:
     """Rebuild the model from a checkpoint alone, in eval mode; returns it and the checkpoint's
     metadata (artists in label order, image size, normalisation, backbone, head)."""
     checkpoint = read_checkpoint(path)
-    model = ArtistClassifier(**{**model_hparams(checkpoint["hyper_parameters"]), "pretrained": False})
+    model = ArtistClassifier(**{**init_args(ArtistClassifier, checkpoint["hyper_parameters"]), "pretrained": False})
     model.load_state_dict(checkpoint["state_dict"], strict=True)
     return model.eval(), checkpoint[CHECKPOINT_KEY]
 

@@ -16,7 +16,7 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping
 
 from callbacks import BackboneFreeze
 from datamodules import PaintingsDataModule
-from lightning_modules.checkpoints import load_model, model_hparams, read_checkpoint
+from lightning_modules.checkpoints import init_args, load_model, read_checkpoint
 from lightning_modules.classifier import ArtistClassifier
 
 HEAD_GRID = Path(__file__).resolve().parents[1] / "configs" / "head_grid.yaml"
@@ -39,8 +39,7 @@ class BestEpoch(Callback):
 
 
 def datamodule_for(run_dir: Path, checkpoint: dict, batch_size: int | None) -> PaintingsDataModule:
-    hparams = dict(checkpoint.get("datamodule_hyper_parameters", {}))
-    hparams.pop("_instantiator", None)
+    hparams = init_args(PaintingsDataModule, checkpoint.get("datamodule_hyper_parameters", {}))
     hparams.update(run_dir=str(run_dir), train_augment="flips", train_sizes=None)
     if batch_size:
         hparams["batch_size"] = batch_size
@@ -50,7 +49,8 @@ def datamodule_for(run_dir: Path, checkpoint: dict, batch_size: int | None) -> P
 def train_head(base: ArtistClassifier, datamodule, dense_units: list[int], epochs: int, patience: int,
                seed: int) -> dict:
     pl.seed_everything(seed, verbose=False)
-    model = ArtistClassifier(**{**model_hparams(dict(base.hparams)), "pretrained": False, "dense_units": dense_units})
+    model = ArtistClassifier(**{**init_args(ArtistClassifier, dict(base.hparams)), "pretrained": False,
+                                "dense_units": dense_units})
     model.backbone.load_state_dict(base.backbone.state_dict())
     best = BestEpoch()
     # The data module already serves cached features (run_sweep), so no FeatureCache callback here.

@@ -1,0 +1,114 @@
+"""Every recipe is a config: each preset with each stage builds, base.yaml applies by itself, and the
+choices of backbones, heads and augmentations come from their registries."""
+import ast
+import contextlib
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from artist_cli.train import ArtistCLI, preset_names
+from datamodules import PaintingsDataModule
+from lightning_modules import ArtistClassifier
+from tests.helpers.runs import REPO, TINY, subprocess_env, tiny_datamodule_kwargs, tiny_model_kwargs
+from transforms import AUGMENTATIONS, register_augmentation
+from transforms.augmentations import to_float
+
+STAGES = sorted(p.stem for p in (REPO / "configs").glob("stage*.yaml"))
+
+
+def build_cli(tmp_path, collection, *args, run: str = "t") -> ArtistCLI:
+    """Parse and instantiate as `make stageN` would, without training; base.yaml is not named."""
+    args = [*args, f"--run={run}", f"--runs_dir={tmp_path / 'runs'}", f"--data.root={collection}",
+            f"--data.cache_dir={tmp_path / 'cache'}", *TINY]
+    with contextlib.chdir(REPO):
+        return ArtistCLI(ArtistClassifier, PaintingsDataModule, args=args, run=False)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_preset_builds_with_every_stage(tmp_path, collection, preset, stage):
+    cli = build_cli(tmp_path, collection, "--preset", preset, "--config", f"configs/{stage}.yaml")
+    config = cli.config
+    assert config.preset == preset and config.stage == stage
+    assert config.early_stopping.patience == 10 and config.checkpoint.monitor == "val/macro_f1"  # from base.yaml
+    assert cli.datamodule.num_classes == 3 and cli.model.hparams.num_classes == 3
+    assert cli.model.hparams.backbone == config.model.backbone
+    frozen = {"stage1": False, "stage2": True, "stage3": False}[stage]
+    assert config.backbone_freeze.frozen is frozen
+    assert cli.datamodule.hparams.train_augment == ("rotate_zoom" if stage == "stage1" else "flips")
+    ema = [c for c in cli.trainer.callbacks if type(c).__name__ == "EMAWeightAveraging"]
+    assert len(ema) == (1 if preset == "ema" and stage == "stage1" else 0)  # stage-1 only
+
+
+def test_presets_apply_in_order_where_the_option_stands(tmp_path, collection):
+    cli = build_cli(tmp_path, collection, "--preset", "default,top10,all", "--config", "configs/stage1.yaml")
+    assert cli.datamodule.hparams.top_k_artists is None and cli.model.hparams.label_smoothing == 0.1
+    cli = build_cli(tmp_path, collection, "--preset=all,top10", "--config", "configs/stage1.yaml", run="u")
+    assert cli.datamodule.hparams.top_k_artists == 10 and cli.model.hparams.label_smoothing == 0.0
+    # the stage file comes after the presets: stage 2 turns off the default's CutMix/MixUp
+    cli = build_cli(tmp_path, collection, "--preset", "default", "--config", "configs/stage2.yaml")
+    assert cli.model.hparams.mix_prob == 0.0 and cli.model.hparams.label_smoothing == 0.1
+
+
+def test_an_unknown_preset_names_the_choices(tmp_path, collection):
+    result = subprocess.run([sys.executable, "-m", "artist_cli.train", "fit", "--preset", "default,fast"],
+                            cwd=REPO, capture_output=True, text=True, env=subprocess_env(), timeout=120)
+    assert result.returncode != 0 and "no preset 'fast'" in result.stderr
+    assert "lite0-regularised" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_lists_the_registered_choices():
+    result = subprocess.run([sys.executable, "-m", "artist_cli.train", "fit", "--help"], cwd=REPO,
+                            capture_output=True, text=True, env=subprocess_env(), timeout=120)
+    assert result.returncode == 0
+    for choice in ("efficientnet_lite0", "efficientnet_lite2", "resnet50", "spp", "rotate_zoom", "flips"):
+        assert choice in result.stdout, choice
+    assert "--preset" in result.stdout
+
+
+def test_an_augmentation_declares_the_variants_the_feature_cache_computes(tmp_path, collection):
+    @register_augmentation("grey_or_not")
+    class GreyOrNot(torch.nn.Module):
+        variants = 2
+
+        def variant(self, images, index):
+            images = to_float(images)
+            return images if index == 0 else images.mean(dim=1, keepdim=True).expand_as(images)
+
+        def forward(self, images, generator=None):
+            return self.variant(images, int(torch.randint(2, (), generator=generator)))
+
+    try:
+        dm = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection), train_augment="grey_or_not"))
+        dm.prepare_data()
+        dm.setup("fit")
+        model = ArtistClassifier(**tiny_model_kwargs(num_classes=dm.num_classes)).eval()
+        assert dm.train_variants == 2 and dm.cache_features(model)
+        cached = dm.feature_datasets["train"].features
+        assert cached.shape[:2] == (len(dm.datasets["train"]), 2)
+        images = torch.stack([dm.datasets["train"][i][0] for i in range(3)])
+        with torch.no_grad():
+            assert torch.allclose(model.features(GreyOrNot().variant(images, 1)), cached[:3, 1], atol=1e-5)
+    finally:
+        del AUGMENTATIONS["grey_or_not"]
+
+
+def test_unknown_backbone_and_head_errors_list_the_registry():
+    with pytest.raises(ValueError, match="efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, resnet50"):
+        ArtistClassifier(**tiny_model_kwargs(backbone="vit"))
+    with pytest.raises(ValueError, match="gap, spp"):
+        ArtistClassifier(**tiny_model_kwargs(head="attention"))
+
+
+LIBRARY = ("lightning_modules", "datamodules", "callbacks", "transforms", "reports", "inference", "fileio", "bench")
+
+
+@pytest.mark.parametrize("package", LIBRARY)
+def test_the_library_never_imports_the_command_line(package):
+    for path in (REPO / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n == "artist_cli" or n.startswith("artist_cli.") for n in names), path
