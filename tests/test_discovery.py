@@ -88,3 +88,14 @@ def test_shared_best_artworks_128():
     assert len(found.index) == 7304
     assert not found.skipped
     assert isinstance(found.index, pd.DataFrame)
+
+
+def test_public_domain_sample_keeps_only_artists_dead_before_1955(tmp_path):
+    from datamodules.public_domain_sample import build_sample
+    source = make_collection(tmp_path / "src", {"Claude_Monet": 6, "Andy_Warhol": 9, "Paul_Klee": 8, "Titian": 4})
+    (source / "artists.csv").write_text("id,name,years\n0,Claude Monet,1840 - 1926\n1,Andy Warhol,1928 – 1987\n"
+                                        "2,Paul Klee,1879 - 1940\n3,Titian,1488 - 1576\n", encoding="utf-8")
+    chosen = build_sample(source, tmp_path / "sample", n_artists=5, per_artist=3)
+    assert chosen["name"].tolist() == ["Claude Monet", "Titian"]  # Warhol died in 1987; Klee is left out to be safe
+    found = discover(tmp_path / "sample")
+    assert found.index["artist"].value_counts().to_dict() == {"Claude Monet": 3, "Titian": 3}
