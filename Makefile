@@ -10,7 +10,7 @@ STAMP  := .venv/.installed
 # Recipe lines are not echoed: `make predict ... > preds.csv` writes only the CSV.
 .SILENT:
 .DEFAULT_GOAL := help
-.PHONY: help install test train evaluate predict export sweep wandb-sweep sync bench sample clean
+.PHONY: help install test train evaluate robustness predict export sweep wandb-sweep sync bench sample clean
 
 help: ## list the targets and variables
 	echo "Targets:"
@@ -54,6 +54,10 @@ train: stage1 stage2 stage3 ## the three stages in order
 evaluate: $(STAMP) ## score CKPT on DATA, or on the validation part of SPLIT
 	test -n "$(CKPT)" || (echo "usage: make evaluate CKPT=runs/<run>/<stage>/best.ckpt [DATA=folder | SPLIT=runs/<run>/split.csv] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [OUT=file.json]" >&2 && exit 2)
 	$(PYTHON) -m artist_cli.evaluate --ckpt $(CKPT) $(if $(SPLIT),--split $(SPLIT),--data $(DATA)) $(if $(FLIPS),--flips) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
+
+robustness: $(STAMP) ## CKPT on SPLIT's validation part re-rendered as people have paintings (JSON + table)
+	test -n "$(CKPT)" -a -n "$(SPLIT)" || (echo "usage: make robustness CKPT=runs/<run>/<stage>/best.ckpt SPLIT=runs/<run>/split.csv [VIEWS=extra,view,set] [OUT=file.json]" >&2 && exit 2)
+	$(PYTHON) -m artist_cli.robustness --ckpt $(CKPT) --split $(SPLIT) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
 
 predict: $(STAMP) ## top-3 artists of each image in INPUT, as CSV
 	test -n "$(CKPT)" -a -n "$(INPUT)" || (echo "usage: make predict CKPT=... INPUT=image-or-folder [SIZES=224,260,296] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [OUT=preds.csv]" >&2 && exit 2)

@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import warnings
 from pathlib import Path
 
 from artist_cli.view_args import add_view_arguments, views_from_args
 from datamodules.discovery import IMAGE_EXTENSIONS, check_header
+from inference.input_checks import PaintingInputWarning
 from inference.predictor import Predictor, rank_over_sizes
 
 
@@ -49,7 +51,11 @@ def main(argv=None) -> None:
         problem = check_header(path)
         if problem is None:
             try:
-                rows.append(rank_over_sizes(predictor, path, sizes))
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", PaintingInputWarning)
+                    rows.append(rank_over_sizes(predictor, path, sizes))
+                for warning in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PaintingInputWarning)):
+                    print(f"warning: {warning}", file=sys.stderr)
                 continue
             except Exception as error:  # a bad file is reported, the rest still get answers
                 problem = ("decode_failed", f"{type(error).__name__}: {error}")

@@ -116,6 +116,7 @@ class ArtistCLI(LightningCLI):
         parser.add_lightning_class_args(FeatureCache, "feature_cache")
         parser.link_arguments(("runs_dir", "run"), "data.run_dir", compute_fn=run_dir_of)
         parser.link_arguments("data.image_size", "model.image_size")
+        parser.link_arguments("data.resize_filter", "model.resize_filter")
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.link_arguments("data.artists", "model.artists", apply_on="instantiate")
         parser.link_arguments("data.class_counts", "model.class_counts", apply_on="instantiate")

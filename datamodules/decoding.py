@@ -11,6 +11,16 @@ from PIL import Image, ImageFile
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 WHITE = (255, 255, 255)
+# How the loader resizes a decoded image to the model's size (any size that differs: full-size
+# files shrink, small ones grow). Recorded in every checkpoint, so evaluation and prediction read
+# paintings the way the model was trained on them.
+RESIZE_FILTERS = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+}
+DEFAULT_RESIZE_FILTER = "bilinear"
 
 
 @contextmanager
@@ -51,7 +61,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image
 
 
-def load_rgb(path, size: int) -> np.ndarray:
+def resize_filter_of(meta: dict) -> str:
+    """The resize filter a checkpoint was trained with (checkpoints made before it was recorded: bilinear)."""
+    return meta.get("resize_filter", "bilinear")
+
+
+def load_rgb(path, size: int, resize_filter: str = DEFAULT_RESIZE_FILTER) -> np.ndarray:
     """Decode `path` to a (size, size, 3) uint8 array; aspect is not kept (as in the study).
 
     Large JPEGs are decoded at a reduced scale (PIL draft mode), which is several times faster
@@ -61,12 +76,15 @@ def load_rgb(path, size: int) -> np.ndarray:
         if image.format == "JPEG":
             image.draft("RGB", (size, size))
         image.load()
-        return square_rgb(image, size)
+        return square_rgb(image, size, resize_filter)
 
 
-def square_rgb(image: Image.Image, size: int) -> np.ndarray:
-    """A decoded PIL image as a (size, size, 3) uint8 array (any mode; aspect not kept)."""
+def square_rgb(image: Image.Image, size: int, resize_filter: str = DEFAULT_RESIZE_FILTER) -> np.ndarray:
+    """A decoded PIL image as a (size, size, 3) uint8 array (any mode; aspect not kept), resized with
+    one of `RESIZE_FILTERS`."""
+    if resize_filter not in RESIZE_FILTERS:
+        raise ValueError(f"unknown resize filter {resize_filter!r}; choose one of {', '.join(RESIZE_FILTERS)}")
     rgb = to_rgb(image)
     if rgb.size != (size, size):
-        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
+        rgb = rgb.resize((size, size), RESIZE_FILTERS[resize_filter], reducing_gap=3.0)
     return np.array(rgb, dtype=np.uint8)  # a writable copy

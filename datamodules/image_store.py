@@ -17,13 +17,13 @@ import numpy as np
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from datamodules.decoding import load_rgb
+from datamodules.decoding import DEFAULT_RESIZE_FILTER, load_rgb
 
 log = logging.getLogger(__name__)
 
 
-def store_key(paths: list[str], size: int) -> str:
-    digest = hashlib.sha1(f"size={size}".encode())
+def store_key(paths: list[str], size: int, resize_filter: str = DEFAULT_RESIZE_FILTER) -> str:
+    digest = hashlib.sha1(f"size={size}|filter={resize_filter}".encode())
     for path in paths:
         try:
             stat = os.stat(path)
@@ -47,16 +47,17 @@ class ImageStore:
         return mask
 
     @classmethod
-    def open_or_build(cls, paths: list[str], size: int, cache_dir, workers: int = 2) -> "ImageStore":
+    def open_or_build(cls, paths: list[str], size: int, cache_dir, workers: int = 2,
+                      resize_filter: str = DEFAULT_RESIZE_FILTER) -> "ImageStore":
         cache_dir = Path(cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        key = store_key(paths, size)
+        key = store_key(paths, size, resize_filter)
         data_path = cache_dir / f"images-{size}px-{key}.u8"
         meta_path = cache_dir / f"images-{size}px-{key}.json"
         # One builder at a time (DDP ranks, parallel runs); the others wait and then reuse.
         with FileLock(str(cache_dir / f"images-{key}.lock")):
             if not meta_path.is_file():
-                cls._build(paths, size, data_path, meta_path, workers)
+                cls._build(paths, size, data_path, meta_path, workers, resize_filter)
             else:
                 log.info("Reusing decoded-image cache %s", data_path)
         meta = json.loads(meta_path.read_text())
@@ -64,14 +65,14 @@ class ImageStore:
         return cls(pixels, {int(k): v for k, v in meta["failed"].items()})
 
     @staticmethod
-    def _build(paths, size, data_path: Path, meta_path: Path, workers: int) -> None:
+    def _build(paths, size, data_path: Path, meta_path: Path, workers: int, resize_filter: str) -> None:
         tmp_data = data_path.with_suffix(".u8.tmp")
         pixels = np.memmap(tmp_data, dtype=np.uint8, mode="w+", shape=(len(paths), size, size, 3))
         failed: dict[int, str] = {}
 
         def decode(i: int):
             try:
-                pixels[i] = load_rgb(paths[i], size)
+                pixels[i] = load_rgb(paths[i], size, resize_filter)
             except Exception as error:  # any unreadable file is reported, never fatal
                 failed[i] = f"{type(error).__name__}: {error}"
 

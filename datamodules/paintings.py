@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
+from datamodules.decoding import RESIZE_FILTERS
 from datamodules.discovery import REPORT_COLUMNS, DataError, discover
 from datamodules.feature_cache import FeatureDataset, compute_features, pick_variants
 from datamodules.image_store import ImageStore
@@ -19,11 +20,13 @@ from datamodules.selection import select_artists
 from datamodules.split import artists_from_manifest, read_manifest, stratified_split, write_manifest
 from transforms import AUGMENTATIONS, build_augmentation
 from transforms.augmentations import NoAugment
+from transforms.degradations import Degrade
 
 log = logging.getLogger(__name__)
 
 # The choices of --data.train_augment, listed by --help, come from the registry.
 AugmentationName = Literal[tuple(AUGMENTATIONS)]
+ResizeFilter = Literal[tuple(RESIZE_FILTERS)]
 REPORT_NAME = "data_report.csv"
 
 
@@ -69,6 +72,12 @@ class PaintingsDataModule(pl.LightningDataModule):
             uses `image_size`. `None`: every batch at `image_size`.
         balanced_sampler: draw training images with probability 1/(paintings of their artist),
             so every artist is seen equally often (with replacement).
+        resize_filter: how the loader resizes a decoded image whose size differs from the cache's
+            (`datamodules.decoding.RESIZE_FILTERS`); recorded in the checkpoint for evaluation and prediction.
+        degradations: kinds of `transforms.degradations` (resample, jpeg, blur, colour) applied to
+            training batches after the augmentation; stage2.yaml and stage3.yaml turn them off, so
+            the stage-2 feature cache keeps its finite set of variants.
+        degradation_prob: chance that each degradation kind hits a training painting.
     """
 
     def __init__(
@@ -91,12 +100,16 @@ class PaintingsDataModule(pl.LightningDataModule):
         cache_dir: str = ".cache/artist-trainer",
         train_sizes: list[int] | None = None,
         balanced_sampler: bool = False,
+        resize_filter: ResizeFilter = "bilinear",
+        degradations: list[str] = [],  # noqa: B006 - jsonargparse needs a literal default
+        degradation_prob: float = 0.5,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.root, self.run_dir = Path(root), Path(run_dir)
         self.train_augmentation = self.augmentation(train_augment)
         self.eval_augmentation = NoAugment()
+        self.degrade = Degrade(degradations, degradation_prob)
         self._split: pd.DataFrame | None = None
         self._report: list[dict] = []
         self.store: ImageStore | None = None
@@ -178,7 +191,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         if self.store is None:
             self.store = ImageStore.open_or_build(
                 self.split["path"].tolist(), self.cache_size, self.hparams.cache_dir,
-                workers=os.cpu_count() or 1)
+                workers=os.cpu_count() or 1, resize_filter=self.hparams.resize_filter)
         return self.store
 
     def setup(self, stage: str | None = None) -> None:
@@ -216,6 +229,8 @@ class PaintingsDataModule(pl.LightningDataModule):
         """How many distinct inputs the training augmentation can produce (None: unbounded)."""
         if len(set(self.hparams.train_sizes or [])) > 1:
             return None  # multi-size training: every batch at a random size
+        if self.degrade.kinds:
+            return None  # degradations draw from continuous ranges
         return self.train_augmentation.variants
 
     def cache_features(self, model) -> bool:
@@ -265,7 +280,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         """What the model gets for a loader batch: augmented floats, or one cached feature variant."""
         if inputs.dim() == 3:  # cached features (B, variants, F): one variant per sample
             return pick_variants(inputs) if training else inputs[:, 0]
-        images = (self.train_augmentation if training else self.eval_augmentation)(inputs)
+        images = self.degrade(self.train_augmentation(inputs)) if training else self.eval_augmentation(inputs)
         sizes = self.hparams.train_sizes
         size = int(sizes[torch.randint(len(sizes), ()).item()]) if training and sizes else self.hparams.image_size
         if images.shape[-1] != size:

@@ -5,6 +5,7 @@ configs/inference.yaml); `views=["plain"]` is the single forward pass the traini
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Union
 
@@ -12,7 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from datamodules.decoding import load_rgb, square_rgb, strict_pixel_limit
+from datamodules.decoding import load_rgb, resize_filter_of, square_rgb, strict_pixel_limit
+from inference.input_checks import PaintingInputWarning, input_problems
 from lightning_modules.checkpoints import load_model
 from transforms.views import default_views, mean_probabilities, parse_views
 
@@ -48,16 +50,24 @@ class Predictor:
 
     def pixels(self, painting: Painting, size: int | None = None) -> np.ndarray:
         """A painting as the model's (size, size, 3) uint8 input: a file path, a PIL image, or an
-        (H, W, 3) uint8 array."""
-        size = size or self.image_size
+        (H, W, 3) uint8 array. A painting far below the model's size, or an upscale of a small one,
+        gets a `PaintingInputWarning`."""
+        size, resize_filter = size or self.image_size, resize_filter_of(self.meta)
         if isinstance(painting, (str, Path)):
-            return load_rgb(painting, size)
+            with strict_pixel_limit(), Image.open(painting) as image:
+                self._warn_about(image, str(painting))
+            return load_rgb(painting, size, resize_filter)
         if isinstance(painting, Image.Image):
+            self._warn_about(painting, "the image")
             with strict_pixel_limit():
-                return square_rgb(painting, size)
+                return square_rgb(painting, size, resize_filter)
         if isinstance(painting, np.ndarray) and painting.ndim == 3 and painting.shape[2] == 3:
-            return square_rgb(Image.fromarray(painting.astype(np.uint8), "RGB"), size)
+            return square_rgb(Image.fromarray(painting.astype(np.uint8), "RGB"), size, resize_filter)
         raise TypeError(f"a painting is a path, a PIL image or an (H, W, 3) uint8 array, not {type(painting).__name__}")
+
+    def _warn_about(self, image: Image.Image, name: str) -> None:
+        for problem in input_problems(image, self.image_size):
+            warnings.warn(PaintingInputWarning(f"{name}: {problem}"), stacklevel=3)
 
     @torch.inference_mode()
     def probabilities(self, painting: Painting, size: int | None = None, views=None) -> torch.Tensor:

@@ -12,6 +12,7 @@ from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusion
                                          MulticlassPrecision, MulticlassRecall)
 
 from datamodules.artist_names import match_key
+from datamodules.decoding import resize_filter_of
 from datamodules.discovery import Discovery, discover
 from datamodules.image_store import ImageStore
 from lightning_modules.checkpoints import CheckpointMismatchError, describe_difference, load_model
@@ -50,7 +51,8 @@ def known_paintings(meta: dict, found: Discovery, labels: pd.Series, cache_dir) 
     """(image store, labels of the decoded ones) for the paintings by artists the checkpoint knows."""
     known = found.index[labels >= 0].reset_index(drop=True)
     known_labels = torch.tensor(labels[labels >= 0].to_numpy(), dtype=torch.long)
-    store = ImageStore.open_or_build(known["path"].tolist(), meta["image_size"], cache_dir)
+    store = ImageStore.open_or_build(known["path"].tolist(), meta["image_size"], cache_dir,
+                                     resize_filter=resize_filter_of(meta))
     return store, known_labels[torch.from_numpy(store.ok)]
 
 

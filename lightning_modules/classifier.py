@@ -47,6 +47,8 @@ class ArtistClassifier(pl.LightningModule):
         num_classes: number of artists (linked from the data module).
         artists: artist names in label order (linked from the data module; saved in checkpoints).
         image_size: training image size (saved in checkpoints for evaluation and prediction).
+        resize_filter: the loader's resize filter (linked from the data module; saved in checkpoints,
+            so evaluation and prediction resize paintings the same way).
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
         lr_factor: ReduceLROnPlateau factor when val macro-F1 stalls.
@@ -78,6 +80,7 @@ class ArtistClassifier(pl.LightningModule):
         num_classes: int = 10,
         artists: list[str] | None = None,
         image_size: int = 224,
+        resize_filter: str = "bilinear",
         lr: float = 1e-4,
         weight_decay: float = 0.0,
         lr_factor: float = 0.1,
@@ -172,6 +175,7 @@ class ArtistClassifier(pl.LightningModule):
         checkpoint[CHECKPOINT_KEY] = {
             "artists": list(self.hparams.artists or []),
             "image_size": self.hparams.image_size,
+            "resize_filter": self.hparams.resize_filter,
             "mean": self.mean.flatten().tolist(),
             "std": self.std.flatten().tolist(),
             "backbone": self.hparams.backbone,

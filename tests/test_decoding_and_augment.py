@@ -110,3 +110,40 @@ def test_rotate_zoom_strength_comes_from_the_data_config(tmp_path, collection):
     assert not torch.allclose(study(images), images.float() / 255, atol=1e-2)
     with pytest.raises(ValueError, match="zoom"):
         PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection), zoom_range=(1.5, 0.5)))
+
+
+def test_each_degradation_changes_the_painting_within_range_and_repeats_with_its_seed():
+    from transforms.degradations import KINDS, Degrade
+    images = torch.rand(4, 3, 48, 48)
+    for kind in KINDS:
+        degrade = Degrade([kind], prob=1.0)
+        once = degrade(images, generator=torch.Generator().manual_seed(3))
+        again = degrade(images, generator=torch.Generator().manual_seed(3))
+        assert torch.equal(once, again), kind
+        assert once.shape == images.shape and once.min() >= 0 and once.max() <= 1, kind
+        assert (once - images).abs().mean() > 1e-3, kind
+
+
+def test_no_degradation_leaves_batches_and_the_random_stream_alone():
+    from transforms.degradations import Degrade
+    images = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
+    state = torch.get_rng_state()
+    assert torch.equal(Degrade([])(images), images.float() / 255)
+    assert torch.equal(torch.get_rng_state(), state)  # the default recipe's numbers do not move
+    with pytest.raises(ValueError, match="resample, jpeg, blur, colour"):
+        Degrade(["rain"])
+
+
+def test_blur_softens_and_resampling_loses_fine_detail():
+    from inference.robustness import laplacian_sharpness
+    from transforms.degradations import blur, resample
+    torch.manual_seed(0)
+    image = torch.rand(3, 64, 64)
+    as_pixels = lambda t: (t.permute(1, 2, 0).numpy() * 255)[None]  # noqa: E731
+    sharp = laplacian_sharpness(as_pixels(image))
+    generator = torch.Generator().manual_seed(0)
+    softened = [laplacian_sharpness(as_pixels(resample(image, generator))) for _ in range(5)]
+    assert max(softened) < sharp
+    gaussian = torch.Generator().manual_seed(1)  # first draw: blur, not the unsharp mask
+    results = [blur(image, gaussian) for _ in range(6)]
+    assert min(laplacian_sharpness(as_pixels(r)) for r in results) < 0.7 * sharp

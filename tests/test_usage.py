@@ -69,3 +69,29 @@ def test_predictor_refuses_what_is_not_a_painting(three_stage_run):
     assert predictor.pixels(Image.new("L", (50, 70))).shape == (predictor.image_size, predictor.image_size, 3)
     with pytest.raises(TypeError, match="a path, a PIL image"):
         predictor.predict(42)
+
+
+def test_small_paintings_and_upscales_are_warned_about(three_stage_run, tmp_path):
+    import numpy as np
+    import pytest
+
+    from inference import Predictor
+    from inference.input_checks import PaintingInputWarning
+    tmp, _, _ = three_stage_run
+    predictor = Predictor.load(tmp / "runs" / "t" / "stage3" / "best.ckpt")  # trained at 32 px
+    rng = np.random.default_rng(0)
+    detailed = Image.fromarray(rng.integers(0, 255, (96, 96, 3), dtype=np.uint8))
+    small = detailed.resize((20, 30))
+    upscale = detailed.resize((16, 16)).resize((96, 96), Image.Resampling.BICUBIC)
+    with pytest.warns(PaintingInputWarning, match="below the model's 32 px"):
+        predictor.predict(small)
+    with pytest.warns(PaintingInputWarning, match="looks like an upscale of an image about 24 px"):
+        predictor.predict(upscale)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PaintingInputWarning)
+        predictor.predict(detailed)  # a detailed painting at 3x the model's size: no warning
+    small.save(tmp_path / "small.png")
+    result = make("predict", f"CKPT={tmp / 'runs' / 't' / 'stage3' / 'best.ckpt'}", f"INPUT={tmp_path / 'small.png'}")
+    assert result.returncode == 0 and "warning:" in result.stderr and "small.png: 20x30 px" in result.stderr
+    assert result.stdout.count("\n") == 2  # the painting is still answered

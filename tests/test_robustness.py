@@ -1,0 +1,80 @@
+"""The robustness benchmark: each condition makes the file it says, the loader reads it, the goal is judged right."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from datamodules.decoding import load_rgb
+from inference.robustness import (CONDITIONS, WALL, laplacian_sharpness, load_condition, render, summarise)
+from tests.helpers.paintings import make_collection
+from tests.helpers.runs import make
+
+
+@pytest.fixture(scope="module")
+def paintings(tmp_path_factory):
+    """Four 128 px 'paintings' with real fine detail (noise on a gradient)."""
+    root = tmp_path_factory.mktemp("paint")
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(4):
+        gradient = np.linspace(0, 200, 128)[None, :, None] * np.ones((128, 1, 3))
+        pixels = np.clip(gradient + rng.normal(0, 30, (128, 128, 3)), 0, 255).astype(np.uint8)
+        path = root / f"p{i}.jpg"
+        Image.fromarray(pixels).save(path, quality=95)
+        paths.append(str(path))
+    return paths
+
+
+def test_every_condition_renders_a_file_the_loader_reads(paintings):
+    for name in CONDITIONS:
+        first, second = render(paintings[0], name, seed=0).getvalue(), render(paintings[0], name, seed=0).getvalue()
+        assert first == second, name  # seeded: the same bytes on every run
+        with Image.open(render(paintings[0], name, seed=0)) as image:
+            assert image.mode == "RGB" and min(image.size) >= 64, name
+        assert load_condition(paintings[:2], name, 32).shape == (2, 32, 32, 3)
+
+
+def test_clean_is_exactly_what_the_loader_makes_of_the_original(paintings):
+    assert np.array_equal(load_condition(paintings, "clean", 128), np.stack([load_rgb(p, 128) for p in paintings]))
+
+
+def test_conditions_change_what_they_say(paintings):
+    sharp = {name: laplacian_sharpness(load_condition(paintings, name, 128)) for name in
+             ("clean", "blur-1.2", "sharpen", "down-nearest-q75", "down-lanczos-q75", "up1024-bicubic-q95")}
+    assert sharp["blur-1.2"] < 0.7 * sharp["clean"] < sharp["sharpen"]
+    assert sharp["down-nearest-q75"] > sharp["down-lanczos-q75"]  # nearest keeps (aliased) detail, Lanczos filters
+    assert sharp["up1024-bicubic-q95"] < sharp["clean"]  # a full-size file shrunk back is softer
+    framed = np.asarray(Image.open(render(paintings[0], "frame-on-wall", seed=0)))
+    assert np.abs(framed[:3, :3].astype(int) - WALL).max() < 12  # the corner is wall, not painting
+    warm = load_condition(paintings, "warm-cast", 128).astype(float).mean(axis=(0, 1, 2))
+    clean = load_condition(paintings, "clean", 128).astype(float).mean(axis=(0, 1, 2))
+    assert warm[0] > clean[0] and warm[2] < clean[2]
+
+
+def test_goal_allows_nearest_neighbour_more_and_names_the_worst():
+    results = {"clean": {"top1": 0.80, "macro_f1": 0.70}, "jpeg-q30": {"top1": 0.78, "macro_f1": 0.69},
+               "down-nearest-q75": {"top1": 0.73, "macro_f1": 0.60}, "blur-1.2": {"top1": 0.76, "macro_f1": 0.66}}
+    summary = summarise({k: dict(v) for k, v in results.items()})
+    assert summary["worst"] == "down-nearest-q75" and summary["worst_except_nearest"] == "blur-1.2"
+    assert summary["conditions"]["blur-1.2"]["top1_drop"] == pytest.approx(0.04)
+    assert not summary["goal_met"]  # blur loses 0.04 > 0.03
+    results["blur-1.2"]["top1"] = 0.775
+    assert summarise({k: dict(v) for k, v in results.items()})["goal_met"]  # nearest's 0.07 is within 0.08
+
+
+def test_make_robustness_writes_the_report(three_stage_run, tmp_path):
+    tmp, _, _ = three_stage_run
+    run = tmp / "runs" / "t"
+    out = tmp_path / "robustness.json"
+    result = make("robustness", f"CKPT={run / 'stage3' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}", f"OUT={out}",
+                  "VIEWS=plain,hflip")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert set(report["view_sets"]) == {"one pass", "default views", "plain,hflip"}
+    assert set(report["sharpness"]) == set(CONDITIONS)
+    one_pass = report["view_sets"]["one pass"]
+    assert one_pass["conditions"]["clean"]["top1_drop"] == 0 and one_pass["worst"] in CONDITIONS
+    logged = json.loads((run / "stage3" / "metrics.json").read_text())
+    assert one_pass["conditions"]["clean"]["top1"] == pytest.approx(logged["top1"], abs=1e-4)  # clean = validation
+    assert "| clean |" in result.stdout

@@ -1,0 +1,96 @@
+"""Degradations of stage 1's training batches: paintings as people have them, not as one thumbnail tool made them.
+
+Each kind is switched on by name in `--data.degradations` (empty: none) and applied to a sample with
+probability `--data.degradation_prob`, after the stage's augmentation, on the training device:
+
+- `resample`: shrink by a random factor (1.25-3x) and grow back, with a random filter, with or
+  without antialiasing: the softness of a loader's downscale and the aliasing of a careless one;
+- `jpeg`: re-encode at a random JPEG quality (30-95);
+- `blur`: a Gaussian blur (sigma 0.3-1.2) or, half the time, an unsharp mask (amount 0.3-1.0);
+- `colour`: per-channel gains (a cast or a white balance, 0.85-1.15), brightness and contrast
+  (0.8-1.2) and saturation (0.7-1.3).
+
+Every random draw comes from the generator passed in (or torch's global one), so a seeded run
+repeats itself.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torchvision.io import decode_jpeg, encode_jpeg
+from torchvision.transforms.v2 import functional as TF
+
+from transforms.augmentations import to_float
+
+DEGRADATIONS = ("resample", "jpeg", "blur", "colour")
+
+
+def uniform(n: int, low: float, high: float, generator=None) -> torch.Tensor:
+    return low + torch.rand(n, generator=generator) * (high - low)
+
+
+def resample(image: torch.Tensor, generator=None) -> torch.Tensor:
+    """(3, H, W) float: shrink by 1.25-3x and grow back, bilinear or bicubic, antialiased or not."""
+    height, width = image.shape[-2:]
+    factor = float(uniform(1, 1.25, 3.0, generator))
+    mode = "bicubic" if torch.rand((), generator=generator) < 0.5 else "bilinear"
+    antialias = bool(torch.rand((), generator=generator) < 0.5)
+    small = F.interpolate(image[None], size=(max(8, round(height / factor)), max(8, round(width / factor))),
+                          mode=mode, align_corners=False, antialias=antialias)
+    return F.interpolate(small, size=(height, width), mode="bicubic", align_corners=False)[0].clamp(0, 1)
+
+
+def jpeg(image: torch.Tensor, generator=None) -> torch.Tensor:
+    """(3, H, W) float: through a JPEG file of quality 30-95 and back."""
+    quality = int(torch.randint(30, 96, (), generator=generator))
+    as_bytes = (image * 255).round().clamp(0, 255).to(torch.uint8).cpu()
+    decoded = decode_jpeg(encode_jpeg(as_bytes, quality=quality))
+    return decoded.to(image.device, image.dtype) / 255
+
+
+def blur(image: torch.Tensor, generator=None) -> torch.Tensor:
+    """(3, H, W) float: a Gaussian blur, or (half the time) an unsharp mask that sharpens."""
+    sigma = float(uniform(1, 0.3, 1.2, generator))
+    blurred = TF.gaussian_blur(image[None], kernel_size=[5, 5], sigma=[sigma, sigma])[0]
+    if torch.rand((), generator=generator) < 0.5:
+        return blurred
+    amount = float(uniform(1, 0.3, 1.0, generator))
+    return (image + amount * (image - blurred)).clamp(0, 1)
+
+
+def colour(image: torch.Tensor, generator=None) -> torch.Tensor:
+    """(3, H, W) float: a colour cast, then brightness, contrast and saturation."""
+    gains = uniform(3, 0.85, 1.15, generator).to(image.device, image.dtype).view(3, 1, 1)
+    image = (image * gains).clamp(0, 1)
+    image = TF.adjust_brightness(image, float(uniform(1, 0.8, 1.2, generator)))
+    image = TF.adjust_contrast(image, float(uniform(1, 0.8, 1.2, generator)))
+    return TF.adjust_saturation(image, float(uniform(1, 0.7, 1.3, generator)))
+
+
+KINDS = {"resample": resample, "jpeg": jpeg, "blur": blur, "colour": colour}
+
+
+class Degrade(torch.nn.Module):
+    """Each kind in `kinds` (in the order of DEGRADATIONS) hits each sample with probability `prob`."""
+
+    def __init__(self, kinds: list[str], prob: float = 0.5):
+        super().__init__()
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown degradation(s) {unknown}; choose from {', '.join(DEGRADATIONS)}")
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"degradation_prob must lie in [0, 1], got {prob}")
+        self.kinds = [k for k in DEGRADATIONS if k in kinds]
+        self.prob = prob
+
+    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        images = to_float(images)
+        if not self.kinds or self.prob == 0:
+            return images
+        out = []
+        for image in images:
+            for kind in self.kinds:
+                if torch.rand((), generator=generator) < self.prob:
+                    image = KINDS[kind](image, generator)
+            out.append(image)
+        return torch.stack(out)
