@@ -100,7 +100,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         cache_dir: str = ".cache/artist-trainer",
         train_sizes: list[int] | None = None,
         balanced_sampler: bool = False,
-        resize_filter: ResizeFilter = "bilinear",
+        resize_filter: ResizeFilter = "lanczos",
         degradations: list[str] = [],  # noqa: B006 - jsonargparse needs a literal default
         degradation_prob: float = 0.5,
     ):

@@ -70,21 +70,23 @@ for _quality in (95, 75, 50, 30):
 
 
 # ---- full-size files: the loader shrinks them -------------------------------------------------------
-for _side in (512, 1024):
+# Sizes that are no power-of-two multiple of the model's: JPEG draft mode then cannot do the whole
+# shrink in the DCT, and the loader's resize filter acts, as it does on real files.
+for _side in (600, 1100):
     for _filter, _resample in (("bicubic", Image.Resampling.BICUBIC), ("lanczos", Image.Resampling.LANCZOS),
                                ("bilinear", Image.Resampling.BILINEAR)):
         condition(f"up{_side}-{_filter}-q95")(
             lambda image, rng, s=_side, r=_resample: (scaled(image, s, r), *jpeg(95)))
 
 
-@condition("up1024-bicubic-png")
+@condition("up1100-bicubic-png")
 def _up_png(image, rng):
-    return scaled(image, 1024, Image.Resampling.BICUBIC), "PNG", {}
+    return scaled(image, 1100, Image.Resampling.BICUBIC), "PNG", {}
 
 
 # ---- thumbnails made by other tools, from a full-size file ----------------------------------------
 def _from_full_size(image: Image.Image, shrink) -> Image.Image:
-    large = scaled(image, 1024, Image.Resampling.BICUBIC)
+    large = scaled(image, 1100, Image.Resampling.BICUBIC)
     return shrink(large, image.size)
 
 
@@ -206,7 +208,7 @@ def _phone_photo(image, rng):
     large JPEG that the loader shrinks."""
     photo = perspective(framed_on_wall(image), 0.06, rng)
     photo = channel_gains(photo, (1.06, 1.0, 0.9)).filter(ImageFilter.GaussianBlur(0.5))
-    return scaled(photo, 1024, Image.Resampling.BICUBIC), *jpeg(85)
+    return scaled(photo, 1100, Image.Resampling.BICUBIC), *jpeg(85)
 
 
 # ---- rendering and reading ----------------------------------------------------------------------------

@@ -80,7 +80,7 @@ class ArtistClassifier(pl.LightningModule):
         num_classes: int = 10,
         artists: list[str] | None = None,
         image_size: int = 224,
-        resize_filter: str = "bilinear",
+        resize_filter: str = "lanczos",
         lr: float = 1e-4,
         weight_decay: float = 0.0,
         lr_factor: float = 0.1,

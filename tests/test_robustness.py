@@ -41,10 +41,10 @@ def test_clean_is_exactly_what_the_loader_makes_of_the_original(paintings):
 
 def test_conditions_change_what_they_say(paintings):
     sharp = {name: laplacian_sharpness(load_condition(paintings, name, 128)) for name in
-             ("clean", "blur-1.2", "sharpen", "down-nearest-q75", "down-lanczos-q75", "up1024-bicubic-q95")}
+             ("clean", "blur-1.2", "sharpen", "down-nearest-q75", "down-lanczos-q75", "up1100-bicubic-q95")}
     assert sharp["blur-1.2"] < 0.7 * sharp["clean"] < sharp["sharpen"]
     assert sharp["down-nearest-q75"] > sharp["down-lanczos-q75"]  # nearest keeps (aliased) detail, Lanczos filters
-    assert sharp["up1024-bicubic-q95"] < sharp["clean"]  # a full-size file shrunk back is softer
+    assert sharp["up1100-bicubic-q95"] < sharp["clean"]  # a full-size file shrunk back is softer
     framed = np.asarray(Image.open(render(paintings[0], "frame-on-wall", seed=0)))
     assert np.abs(framed[:3, :3].astype(int) - WALL).max() < 12  # the corner is wall, not painting
     warm = load_condition(paintings, "warm-cast", 128).astype(float).mean(axis=(0, 1, 2))
