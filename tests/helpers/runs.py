@@ -27,8 +27,10 @@ def tiny_model_kwargs(**overrides) -> dict:
 
 
 def subprocess_env() -> dict:
-    """The environment of a CLI run in a test: W&B off, warnings quiet."""
-    return dict(os.environ, WANDB_MODE="disabled", PYTHONWARNINGS="ignore")
+    """The environment of a CLI run in a test: W&B off, warnings quiet, and a top-level make as from a
+    shell (under CI's `make test`, an inherited MAKELEVEL makes every make print "Entering directory")."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    return dict(env, WANDB_MODE="disabled", PYTHONWARNINGS="ignore")
 
 
 def make(*targets_and_variables: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
