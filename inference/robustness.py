@@ -249,17 +249,11 @@ def allowed_drop(name: str) -> float:
 
 
 # ---- scoring ------------------------------------------------------------------------------------------
-@torch.inference_mode()
 def view_probabilities(model, pixels: np.ndarray, views: list[str], batch_size: int = 64) -> dict[str, torch.Tensor]:
     """Softmax probabilities (N, K) of each test-time view alone, so any set of views is their mean."""
-    from transforms.views import apply_view
+    from inference.scoring import predict_probabilities
 
-    out: dict[str, list[torch.Tensor]] = {view: [] for view in views}
-    for start in range(0, len(pixels), batch_size):
-        batch = torch.from_numpy(pixels[start:start + batch_size].copy()).permute(0, 3, 1, 2)
-        for view in views:
-            out[view].append(model(apply_view(batch, view)).softmax(dim=1))
-    return {view: torch.cat(chunks) for view, chunks in out.items()}
+    return {view: predict_probabilities(model, pixels, batch_size, views=[view]) for view in views}
 
 
 def scores(probs: torch.Tensor, target: torch.Tensor, num_classes: int) -> dict:
