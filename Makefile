@@ -27,6 +27,7 @@ help: ## list the targets and variables
 	echo "  SPLIT=...    a run's split.csv: evaluate scores its validation part"
 	echo "  VIEWS=a,b    test-time views (plain,hflip,x1.25,...); FLIPS=1 the 4 flips"
 	echo "  SIZES=a,b    predict: sizes that vote (e.g. 224,260,296)"
+	echo "  REJECT=false predict: always name an artist (no 'unknown artist' answer)"
 	echo "  OUT=...      output file (evaluate JSON, predict CSV, export prefix)"
 	echo "  HEAD=gap|spp head of sweep and wandb-sweep"
 
@@ -59,9 +60,9 @@ robustness: $(STAMP) ## CKPT on SPLIT's validation part re-rendered as people ha
 	test -n "$(CKPT)" -a -n "$(SPLIT)" || (echo "usage: make robustness CKPT=runs/<run>/<stage>/best.ckpt SPLIT=runs/<run>/split.csv [VIEWS=extra,view,set] [OUT=file.json]" >&2 && exit 2)
 	$(PYTHON) -m artist_cli.robustness --ckpt $(CKPT) --split $(SPLIT) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
 
-predict: $(STAMP) ## top-3 artists of each image in INPUT, as CSV
-	test -n "$(CKPT)" -a -n "$(INPUT)" || (echo "usage: make predict CKPT=... INPUT=image-or-folder [SIZES=224,260,296] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [OUT=preds.csv]" >&2 && exit 2)
-	$(PYTHON) -m artist_cli.predict --ckpt $(CKPT) --input $(INPUT) $(if $(SIZES),--sizes $(SIZES)) $(if $(FLIPS),--flips) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
+predict: $(STAMP) ## top-3 artists of each image in INPUT (or "unknown artist"), as CSV
+	test -n "$(CKPT)" -a -n "$(INPUT)" || (echo "usage: make predict CKPT=... INPUT=image-or-folder [SIZES=224,260,296] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [REJECT=false] [OUT=preds.csv]" >&2 && exit 2)
+	$(PYTHON) -m artist_cli.predict --ckpt $(CKPT) --input $(INPUT) $(if $(SIZES),--sizes $(SIZES)) $(if $(FLIPS),--flips) $(if $(VIEWS),--views $(VIEWS)) $(if $(REJECT),--reject $(REJECT)) $(if $(OUT),--out $(OUT))
 
 export: $(STAMP) ## CKPT to ONNX + JSON, checked against PyTorch on DATA
 	test -n "$(CKPT)" || (echo "usage: make export CKPT=... [OUT=path/without/suffix] [DATA=folder for the check]" >&2 && exit 2)

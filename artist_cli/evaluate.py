@@ -7,19 +7,21 @@
 paintings the training loop validated on); `--views plain,hflip,x1.25` averages the probabilities
 of those test-time views, `--flips` of the 4 flips (the training loop reports the plain forward).
 
-Prints one JSON object: top1, top2, macro_f1, n_images, n_skipped, n_unknown_artist,
-per_artist (precision, recall, f1, support) and confusion (artist names and matrix).
-Images of artists the checkpoint does not know are counted and left out of the metrics.
+Prints a one-line summary and writes a JSON report (default: evaluation.json beside the checkpoint):
+top1, top2, macro_f1, n_images, n_skipped, n_unknown_artist, per_artist (precision, recall, f1,
+support) and confusion (artist names, one matrix row per line). Images of artists the checkpoint
+does not know are left out of those and scored as unknown artists: `open_set` has the AUROC of
+known against unknown, the FPR at 95% TPR, the shares rejected at the checkpoint's threshold and
+known-artist top-1 without and with rejection.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from artist_cli.view_args import add_view_arguments, views_from_args
-from inference.scoring import evaluate
+from inference.scoring import evaluate, report_json, summary_line
 
 
 def main(argv=None) -> None:
@@ -29,7 +31,7 @@ def main(argv=None) -> None:
     source.add_argument("--data", type=Path, help="a folder or CSV manifest: every painting is scored")
     source.add_argument("--split", type=Path, help="a run's split.csv: its validation part is scored")
     add_view_arguments(parser)
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--out", type=Path, help="JSON report (default: evaluation.json beside the checkpoint)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--cache-dir", default=".cache/artist-trainer")
     args = parser.parse_args(argv)
@@ -40,11 +42,11 @@ def main(argv=None) -> None:
         result = evaluate(args.ckpt, args.data, args.cache_dir, args.batch_size, args.split, views)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+    out = args.out or args.ckpt.with_name("evaluation.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report_json(result) + "\n")
+    print(summary_line(result))
+    print(f"wrote {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@
     python -m artist_cli.predict --ckpt ... --input folder/ --sizes 224,260,296 --flips --out preds.csv
     python -m artist_cli.predict --ckpt ... --input folder/ --views plain,hflip,x1.25
 
+The `answer` column names the artist, or "unknown artist" when the painting scores below the
+checkpoint's open-set threshold (calibrated at the end of training); `--reject false` always names one.
+Skipped files go to stderr with their reason; nothing predicted at all exits with status 1.
+
 With several sizes, each size votes for its top-1 artist and the majority wins; a tie goes to
 the tied artist with the highest mean probability over the sizes (the study's multi-size test).
 At each size, `--views` averages the probabilities of those test-time views (`--flips`: the 4 flips).
@@ -30,6 +34,14 @@ def list_images(target: Path) -> list[Path]:
     return sorted(p for p in target.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
 
 
+def true_or_false(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", required=True, type=Path)
@@ -37,11 +49,11 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", default="", help="comma-separated sizes, e.g. 224,260,296 (default: training size)")
     add_view_arguments(parser)
     parser.add_argument("--out", type=Path, help="CSV file (default: stdout)")
+    parser.add_argument("--reject", type=true_or_false, default=True,
+                        help="answer 'unknown artist' below the checkpoint's open-set threshold (default true)")
     args = parser.parse_args(argv)
-    if not args.ckpt.is_file():
-        sys.exit(f"error: checkpoint {args.ckpt} does not exist")
     try:
-        predictor = Predictor.load(args.ckpt, views=views_from_args(args))
+        predictor = Predictor.load(args.ckpt, views=views_from_args(args), reject=args.reject)
         images = list_images(args.input)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
@@ -61,7 +73,11 @@ def main(argv=None) -> None:
                 problem = ("decode_failed", f"{type(error).__name__}: {error}")
         skipped += 1
         print(f"skipped {path}: {problem[0]} ({problem[1]})", file=sys.stderr)
-    fields = list(rows[0]) if rows else ["path"]
+    if not rows:
+        reason = f"all {skipped} image(s) were skipped" if skipped else "it holds no image " \
+            f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
+        sys.exit(f"error: nothing was predicted from {args.input}: {reason}")
+    fields = list(rows[0])
     handle = args.out.open("w", newline="") if args.out else sys.stdout
     writer = csv.DictWriter(handle, fieldnames=fields)
     writer.writeheader()

@@ -21,7 +21,7 @@ from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, Mode
 from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
 
 from artist_cli.wandb_mode import wandb_mode
-from callbacks import BackboneFreeze, FeatureCache, StageHistory, StageReport
+from callbacks import BackboneFreeze, FeatureCache, OpenSetCalibration, StageHistory, StageReport
 from datamodules import PaintingsDataModule
 from datamodules.discovery import DataError
 from lightning_modules import ArtistClassifier
@@ -114,6 +114,7 @@ class ArtistCLI(LightningCLI):
         parser.add_lightning_class_args(StageReport, "stage_report")
         parser.add_lightning_class_args(BackboneFreeze, "backbone_freeze")
         parser.add_lightning_class_args(FeatureCache, "feature_cache")
+        parser.add_lightning_class_args(OpenSetCalibration, "open_set")
         parser.link_arguments(("runs_dir", "run"), "data.run_dir", compute_fn=run_dir_of)
         parser.link_arguments("data.image_size", "model.image_size")
         parser.link_arguments("data.resize_filter", "model.resize_filter")

@@ -74,7 +74,7 @@ class PaintingsDataModule(pl.LightningDataModule):
             so every artist is seen equally often (with replacement).
         resize_filter: how the loader resizes a decoded image whose size differs from the cache's
             (`datamodules.decoding.RESIZE_FILTERS`); recorded in the checkpoint for evaluation and prediction.
-        degradations: kinds of `transforms.degradations` (resample, jpeg, blur, colour) applied to
+        degradations: kinds of `transforms.degradations` (frame, resample, jpeg, blur, colour) applied to
             training batches after the augmentation; stage2.yaml and stage3.yaml turn them off, so
             the stage-2 feature cache keeps its finite set of variants.
         degradation_prob: chance that each degradation kind hits a training painting.

@@ -1,9 +1,12 @@
 """Score a checkpoint on labelled paintings: a folder, a manifest, or the validation part of a run's split.
 
-Images of artists the checkpoint does not know are counted and left out of the metrics.
+Images of artists the checkpoint does not know are counted, left out of the artist metrics, and
+scored as unknown artists against the known ones (`open_set` in the report).
 """
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -15,18 +18,24 @@ from datamodules.artist_names import match_key
 from datamodules.decoding import resize_filter_of
 from datamodules.discovery import Discovery, discover
 from datamodules.image_store import ImageStore
+from inference.open_set import META_KEY, open_set_report, open_set_score, threshold_for
 from lightning_modules.checkpoints import CheckpointMismatchError, describe_difference, load_model
-from transforms.views import mean_probabilities
+from transforms.views import view_logits
 
 
 @torch.inference_mode()
-def predict_probabilities(model, pixels, batch_size: int = 64, views=("plain",)) -> torch.Tensor:
-    """Softmax probabilities for (N, S, S, 3) uint8 pixels, averaged over the test-time views."""
+def predict_logits(model, pixels, batch_size: int = 64, views=("plain",)) -> torch.Tensor:
+    """(V, N, K) logits for (N, S, S, 3) uint8 pixels, one row per test-time view."""
     out = []
     for start in range(0, len(pixels), batch_size):
         batch = torch.from_numpy(pixels[start:start + batch_size].copy()).permute(0, 3, 1, 2)
-        out.append(mean_probabilities(model, batch, views))
-    return torch.cat(out) if out else torch.empty(0, model.hparams.num_classes)
+        out.append(view_logits(model, batch, views))
+    return torch.cat(out, dim=1) if out else torch.empty(len(views), 0, model.hparams.num_classes)
+
+
+def predict_probabilities(model, pixels, batch_size: int = 64, views=("plain",)) -> torch.Tensor:
+    """Softmax probabilities for (N, S, S, 3) uint8 pixels, averaged over the test-time views."""
+    return predict_logits(model, pixels, batch_size, views).softmax(dim=2).mean(dim=0)
 
 
 def validation_part(split_csv) -> Discovery:
@@ -68,7 +77,7 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
     """Score `ckpt` on every painting under `data`, or on the validation part of `split`.
 
     Returns top1, top2, macro_f1, n_images, n_skipped, n_unknown_artist, unknown_artists,
-    per_artist (precision, recall, f1, support) and confusion (artist names and matrix).
+    open_set (when paintings by unknown artists are present: `open_set_evaluation`), per_artist (precision, recall, f1, support) and confusion (artist names and matrix).
     """
     if (data is None) == (split is None):
         raise ValueError("give either data (a folder or manifest) or split (a run's split.csv)")
@@ -80,7 +89,9 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
         raise CheckpointMismatchError(
             f"None of the paintings in {data} is by an artist that {ckpt} knows:\n"
             + describe_difference(sorted(found.index["artist"].unique()), list(artists)))
-    probs, target, store = known_probabilities(model, meta, found, labels, cache_dir, batch_size, views)
+    store, target = known_paintings(meta, found, labels, cache_dir)
+    logits = predict_logits(model, store.pixels[store.ok], batch_size, views)
+    probs = logits.softmax(dim=2).mean(dim=0)
     k = len(artists)
     per_class = dict(
         precision=MulticlassPrecision(k, average="none")(probs, target),
@@ -88,7 +99,8 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
         f1=MulticlassF1Score(k, average="none")(probs, target),
     )
     support = torch.bincount(target, minlength=k)
-    return {
+    unknown_store = unknown_paintings(meta, found, labels, cache_dir)
+    result = {
         "checkpoint": str(ckpt),
         "data": str(data if split is None else f"{split} (validation part)"),
         "views": list(views),
@@ -96,14 +108,75 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
         "top2": float(MulticlassAccuracy(k, top_k=min(2, k), average="micro")(probs, target)),
         "macro_f1": float(MulticlassF1Score(k, average="macro")(probs, target)),
         "n_images": int(len(target)),
-        "n_skipped": len(found.skipped) + len(store.failed),
+        "n_skipped": len(found.skipped) + len(store.failed) + (len(unknown_store.failed) if unknown_store else 0),
         "n_unknown_artist": int((labels < 0).sum()),
         "unknown_artists": sorted(found.index.loc[labels < 0, "artist"].unique().tolist()),
-        "per_artist": {
-            name: {"precision": float(per_class["precision"][i]), "recall": float(per_class["recall"][i]),
-                   "f1": float(per_class["f1"][i]), "support": int(support[i])}
-            for i, name in enumerate(artists)
-        },
-        "confusion": {"artists": artists,
-                      "matrix": MulticlassConfusionMatrix(k)(probs, target).tolist()},
     }
+    if unknown_store is not None and unknown_store.ok.any():
+        unknown_logits = predict_logits(model, unknown_store.pixels[unknown_store.ok], batch_size, views)
+        result["open_set"] = open_set_evaluation(meta, views, logits, target, unknown_logits)
+    result["per_artist"] = {
+        name: {"precision": float(per_class["precision"][i]), "recall": float(per_class["recall"][i]),
+               "f1": float(per_class["f1"][i]), "support": int(support[i])}
+        for i, name in enumerate(artists)
+    }
+    result["confusion"] = {"artists": artists, "matrix": MulticlassConfusionMatrix(k)(probs, target).tolist()}
+    return result
+
+
+def unknown_paintings(meta: dict, found: Discovery, labels: pd.Series, cache_dir) -> ImageStore | None:
+    """The decoded paintings by artists the checkpoint does not know (None when there are none)."""
+    unknown = found.index[labels < 0]
+    if unknown.empty:
+        return None
+    return ImageStore.open_or_build(unknown["path"].tolist(), meta["image_size"], cache_dir,
+                                    resize_filter=resize_filter_of(meta))
+
+
+def open_set_evaluation(meta: dict, views, known_logits: torch.Tensor, target: torch.Tensor,
+                        unknown_logits: torch.Tensor) -> dict:
+    """How well the open-set score tells known from unknown artists, and what rejecting costs the
+    known ones: AUROC, FPR at 95% TPR, shares rejected at the checkpoint's threshold, known top-1
+    without and with rejection (a rejected known painting counts as wrong)."""
+    calibration = meta.get(META_KEY) or {}
+    score = calibration.get("score", "max_softmax")
+    known, unknown = open_set_score(score, known_logits), open_set_score(score, unknown_logits)
+    threshold = threshold_for(calibration, views)
+    report = {"score": score, **open_set_report(known, unknown, threshold)}
+    correct = known_logits.softmax(dim=2).mean(dim=0).argmax(dim=1) == target
+    report["known_top1"] = float(correct.double().mean())
+    if threshold is not None:
+        report["known_top1_with_rejection"] = float((correct & (known >= threshold)).double().mean())
+    return report
+
+
+def rounded(value, digits: int = 4):
+    """Floats rounded to `digits` everywhere in a report (float32 metrics carry noise digits)."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v, digits) for v in value]
+    return value
+
+
+def report_json(report: dict) -> str:
+    """The report as indented JSON, rounded, with every list of numbers (a confusion row) on one line."""
+    text = json.dumps(rounded(report), indent=2)
+    number_list = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
+    return number_list.sub(lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
+
+
+def summary_line(report: dict) -> str:
+    """One line for a terminal: the metrics, the counts and, with unknown artists, the open-set numbers."""
+    line = (f"top-1 {report['top1']:.3f}  top-2 {report['top2']:.3f}  macro-F1 {report['macro_f1']:.3f}  "
+            f"n {report['n_images']}  skipped {report['n_skipped']}  unknown-artist paintings "
+            f"{report['n_unknown_artist']}  (views {','.join(report['views'])})")
+    open_set = report.get("open_set")
+    if open_set:
+        line += f"  | unknown artists: AUROC {open_set['auroc']:.3f}, FPR@95%TPR {open_set['fpr_at_95_tpr']:.3f}"
+        if "unknown_rejected" in open_set:
+            line += (f", rejected {open_set['unknown_rejected']:.3f}, known top-1 {open_set['known_top1']:.3f} -> "
+                     f"{open_set['known_top1_with_rejection']:.3f} with rejection")
+    return line

@@ -17,9 +17,46 @@ class CheckpointMismatchError(ValueError):
     """A checkpoint does not fit the model or data it is asked to serve."""
 
 
+class NotACheckpointError(ValueError):
+    """A file given as a checkpoint is not one of this project's."""
+
+
+def what_file_is(path: Path) -> str:
+    """A short guess at what a file is, from its first bytes: for messages, never for decisions."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if not head:
+        return "an empty file"
+    if path.suffix.lower() == ".onnx" or (head[:1] == b"\x08" and b"pytorch" in head[:64]):
+        return "an ONNX model (made by `make export`; run it with onnxruntime, see docs/usage.md)"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive"
+    if head[:1] == b"\x80":
+        return "a pickle file"
+    if head.startswith((b"\xff\xd8", b"\x89PNG")):
+        return "an image"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "a binary file"
+    return "a CSV file" if "," in text.splitlines()[0] else "a text file"
+
+
 def read_checkpoint(path) -> dict:
-    """Load a Lightning checkpoint without unpickling arbitrary objects."""
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
+    """Load a checkpoint of this project without unpickling arbitrary objects; NotACheckpointError
+    (one line: what the file seems to be) for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch's own message advises unpickling, which a checkpoint of ours never needs
+        raise NotACheckpointError(f"{path} is not a checkpoint of this project: it looks like "
+                                  f"{what_file_is(path)}") from None
+    if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint or "state_dict" not in checkpoint:
+        raise NotACheckpointError(f"{path} is a PyTorch file but not a checkpoint of this project "
+                                  f"(no '{CHECKPOINT_KEY}' metadata): give a stage's best.ckpt or last.ckpt")
+    return checkpoint
 
 
 def init_args(cls, hparams: dict) -> dict:
@@ -29,13 +66,18 @@ def init_args(cls, hparams: dict) -> dict:
     return {k: v for k, v in hparams.items() if k in accepted}
 
 
-def load_model(path) -> tuple[ArtistClassifier, dict]:
-    """Rebuild the model from a checkpoint alone, in eval mode; returns it and the checkpoint's
-    metadata (artists in label order, image size, normalisation, backbone, head)."""
-    checkpoint = read_checkpoint(path)
+def rebuild_model(checkpoint: dict) -> ArtistClassifier:
+    """The model of a checkpoint already read, in eval mode."""
     model = ArtistClassifier(**{**init_args(ArtistClassifier, checkpoint["hyper_parameters"]), "pretrained": False})
     model.load_state_dict(checkpoint["state_dict"], strict=True)
-    return model.eval(), checkpoint[CHECKPOINT_KEY]
+    return model.eval()
+
+
+def load_model(path) -> tuple[ArtistClassifier, dict]:
+    """Rebuild the model from a checkpoint alone, in eval mode; returns it and the checkpoint's
+    metadata (artists in label order, image size, normalisation, backbone, head, open-set threshold)."""
+    checkpoint = read_checkpoint(path)
+    return rebuild_model(checkpoint), checkpoint[CHECKPOINT_KEY]
 
 
 def describe_difference(expected: list[str], found: list[str]) -> str:

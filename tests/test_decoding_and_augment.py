@@ -130,7 +130,7 @@ def test_no_degradation_leaves_batches_and_the_random_stream_alone():
     state = torch.get_rng_state()
     assert torch.equal(Degrade([])(images), images.float() / 255)
     assert torch.equal(torch.get_rng_state(), state)  # the default recipe's numbers do not move
-    with pytest.raises(ValueError, match="resample, jpeg, blur, colour"):
+    with pytest.raises(ValueError, match="frame, resample, jpeg, blur, colour"):
         Degrade(["rain"])
 
 

@@ -85,7 +85,7 @@ def test_predict_cli_skips_a_bad_file(three_stage_run, tmp_path):
                             cwd=REPO, capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = out.read_text().strip().splitlines()
-    assert lines[0] == "path,artist_1,p_1,artist_2,p_2,artist_3,p_3" and len(lines) == 13
+    assert lines[0] == "path,answer,artist_1,p_1,artist_2,p_2,artist_3,p_3" and len(lines) == 13
     assert "skipped" in result.stderr and "broken.jpg" in result.stderr
 
 

@@ -137,8 +137,8 @@ def test_evaluate_on_a_runs_split_reproduces_the_training_validation(three_stage
     split = pd.read_csv(run / "split.csv")
     assert report["n_images"] == (split["split"] == "val").sum() and report["views"] == ["plain"]
     logged = json.loads((run / "stage3" / "metrics.json").read_text())
-    assert report["macro_f1"] == pytest.approx(logged["macro_f1"], abs=1e-6)
-    assert report["top1"] == pytest.approx(logged["top1"], abs=1e-6)
+    assert report["macro_f1"] == pytest.approx(logged["macro_f1"], abs=6e-5)  # the report rounds to 4 digits
+    assert report["top1"] == pytest.approx(logged["top1"], abs=6e-5)
 
 
 def tiny_model_and_paintings():
@@ -220,7 +220,7 @@ def test_ema_preset_validates_saves_and_hands_on_the_averaged_weights(tmp_path):
     # The logged validation scores are those of the averaged weights that best.ckpt holds ...
     report = make_evaluate(tmp_path, f"CKPT={run / 'stage1' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}", "VIEWS=plain")
     logged = json.loads((run / "stage1" / "metrics.json").read_text())
-    assert report["macro_f1"] == pytest.approx(logged["macro_f1"], abs=1e-6)
+    assert report["macro_f1"] == pytest.approx(logged["macro_f1"], abs=6e-5)  # the report rounds to 4 digits
     # ... and stage 2 (frozen backbone, no averaging) starts from them, not from the raw weights.
     two = torch.load(run / "stage2" / "best.ckpt", weights_only=True)
     assert "current_model_state" not in two

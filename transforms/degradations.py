@@ -8,7 +8,9 @@ probability `--data.degradation_prob`, after the stage's augmentation, on the tr
 - `jpeg`: re-encode at a random JPEG quality (30-95);
 - `blur`: a Gaussian blur (sigma 0.3-1.2) or, half the time, an unsharp mask (amount 0.3-1.0);
 - `colour`: per-channel gains (a cast or a white balance, 0.85-1.15), brightness and contrast
-  (0.8-1.2) and saturation (0.7-1.3).
+  (0.8-1.2) and saturation (0.7-1.3);
+- `frame`: a photo of the painting hung on a wall: shrunk to 70-95% of the picture's side, off centre,
+  inside a frame (0-6% of the side wide, dark wood to gilt) on a wall (light to mid grey-beige).
 
 Every random draw comes from the generator passed in (or torch's global one), so a seeded run
 repeats itself.
@@ -22,7 +24,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from transforms.augmentations import to_float
 
-DEGRADATIONS = ("resample", "jpeg", "blur", "colour")
+DEGRADATIONS = ("frame", "resample", "jpeg", "blur", "colour")
 
 
 def uniform(n: int, low: float, high: float, generator=None) -> torch.Tensor:
@@ -67,7 +69,28 @@ def colour(image: torch.Tensor, generator=None) -> torch.Tensor:
     return TF.adjust_saturation(image, float(uniform(1, 0.7, 1.3, generator)))
 
 
-KINDS = {"resample": resample, "jpeg": jpeg, "blur": blur, "colour": colour}
+def frame(image: torch.Tensor, generator=None) -> torch.Tensor:
+    """(3, H, W) float: the painting shrunk into a frame on a wall, as a photo of it hung would show."""
+    height, width = image.shape[-2:]
+    share = float(uniform(1, 0.70, 0.95, generator))
+    inner_h, inner_w = max(4, round(height * share)), max(4, round(width * share))
+    border = round(float(uniform(1, 0.0, 0.06, generator)) * max(height, width))
+    # Wall: light to mid, a little warm or cool; frame: dark wood to gilt (a colour and a brightness).
+    wall = uniform(1, 0.55, 0.92, generator) * uniform(3, 0.92, 1.06, generator)
+    frame_colour = uniform(1, 0.12, 0.65, generator) * torch.tensor([1.0, 0.85, 0.6])
+    canvas = wall.clamp(0, 1).to(image).view(3, 1, 1).expand(3, height, width).clone()
+    outer_h, outer_w = min(height, inner_h + 2 * border), min(width, inner_w + 2 * border)
+    top = int(torch.randint(0, height - outer_h + 1, (), generator=generator))
+    left = int(torch.randint(0, width - outer_w + 1, (), generator=generator))
+    canvas[:, top:top + outer_h, left:left + outer_w] = frame_colour.to(image).view(3, 1, 1)
+    painting = F.interpolate(image[None], size=(inner_h, inner_w), mode="bilinear", align_corners=False,
+                             antialias=True)[0]
+    y, x = top + (outer_h - inner_h) // 2, left + (outer_w - inner_w) // 2
+    canvas[:, y:y + inner_h, x:x + inner_w] = painting
+    return canvas.clamp(0, 1)
+
+
+KINDS = {"frame": frame, "resample": resample, "jpeg": jpeg, "blur": blur, "colour": colour}
 
 
 class Degrade(torch.nn.Module):

@@ -55,6 +55,11 @@ def apply_view(batch: torch.Tensor, view: str) -> torch.Tensor:
     return TF.resize(batch, [max(1, round(height * scale)), max(1, round(width * scale))], antialias=True)
 
 
+def view_logits(model, batch: torch.Tensor, views) -> torch.Tensor:
+    """(V, N, K) logits of `model` for each view of each image in `batch`."""
+    return torch.stack([model(apply_view(batch, view)) for view in views])
+
+
 def mean_probabilities(model, batch: torch.Tensor, views) -> torch.Tensor:
     """Softmax probabilities of `model` averaged over the views of each image in `batch`."""
-    return torch.stack([model(apply_view(batch, view)).softmax(dim=1) for view in views]).mean(dim=0)
+    return view_logits(model, batch, views).softmax(dim=2).mean(dim=0)

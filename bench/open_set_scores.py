@@ -1,0 +1,164 @@
+"""Which open-set score tells paintings by unknown artists apart, and what does its threshold cost?
+
+    # A trained run's model: its validation part (known) against every painting by other artists
+    .venv/bin/python bench/open_set_scores.py pipeline --ckpt runs/default/stage3/best.ckpt \
+        --split runs/default/split.csv --data ../shared/data/best-artworks-128
+    # Leave-artists-out folds on the 49 artists: a head trained on frozen ImageNet features of the
+    # known artists' training part; the left-out artists' paintings are the unknown ones
+    .venv/bin/python bench/open_set_scores.py folds --data ../shared/data/best-artworks-128 --folds 3 --fold-size 5
+
+For each score of `inference.open_set.SCORES`, one pass and with the default views: AUROC of known
+against unknown, FPR at 95% TPR, and at a threshold that keeps 95% of half the known paintings
+(calibration half), on the other half and the unknown ones: known rejected, unknown rejected,
+known top-1 without and with rejection. Prints a Markdown table; `--out` also writes a JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from datamodules.discovery import discover
+from datamodules.image_store import ImageStore
+from datamodules.split import stratified_split
+from inference.open_set import SCORES, open_set_report, open_set_score, threshold_keeping
+from inference.scoring import artist_labels, predict_logits, validation_part
+from lightning_modules.checkpoints import load_model
+from transforms.views import default_views
+
+VIEW_SETS = {"one pass": ["plain"], "default views": default_views()}
+
+
+def halves(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[: n // 2], order[n // 2:]
+
+
+def score_rows(known_logits, target, unknown_logits, label: str) -> list[dict]:
+    """(V, N, K) logits of known and unknown paintings -> one row per score."""
+    calibrate, held = halves(known_logits.shape[1])
+    correct = known_logits.softmax(2).mean(0).argmax(1) == target
+    rows = []
+    for score in SCORES:
+        known, unknown = open_set_score(score, known_logits), open_set_score(score, unknown_logits)
+        threshold = threshold_keeping(known[calibrate], 0.95)
+        report = open_set_report(known[held], unknown, threshold)
+        rows.append({"setting": label, "score": score, "auroc": report["auroc"], "fpr_at_95_tpr": report["fpr_at_95_tpr"],
+                     "known_rejected": report["known_rejected"], "unknown_rejected": report["unknown_rejected"],
+                     "known_top1": float(correct[held].double().mean()),
+                     "known_top1_with_rejection": float((correct[held] & (known[held] >= threshold)).double().mean()),
+                     "n_known": int(len(held)), "n_unknown": int(unknown.numel())})
+    return rows
+
+
+def store_of(paths, size, resize_filter, cache_dir) -> ImageStore:
+    return ImageStore.open_or_build(list(paths), size, cache_dir, resize_filter=resize_filter)
+
+
+def pipeline(args) -> list[dict]:
+    model, meta = load_model(args.ckpt)
+    val = validation_part(args.split)
+    val_labels = artist_labels(val.index["artist"], meta["artists"])
+    everything = discover(args.data).index
+    others = everything[artist_labels(everything["artist"], meta["artists"]) < 0]
+    known_store = store_of(val.index["path"], meta["image_size"], meta.get("resize_filter", "bilinear"), args.cache_dir)
+    unknown_store = store_of(others["path"], meta["image_size"], meta.get("resize_filter", "bilinear"), args.cache_dir)
+    target = torch.tensor(val_labels.to_numpy())[torch.from_numpy(known_store.ok)]
+    rows = []
+    for label, views in VIEW_SETS.items():
+        known = predict_logits(model, known_store.pixels[known_store.ok], views=views)
+        unknown = predict_logits(model, unknown_store.pixels[unknown_store.ok], views=views)
+        rows += score_rows(known, target, unknown, f"{args.ckpt} ({others['artist'].nunique()} unknown artists), {label}")
+    return rows
+
+
+@torch.inference_mode()
+def imagenet_features(paths, cache_dir, size: int = 128) -> torch.Tensor:
+    """(N, 2, F) pooled ImageNet EfficientNet-Lite0 features of each painting and of its mirror image."""
+    from lightning_modules import ArtistClassifier
+    model = ArtistClassifier(backbone="efficientnet_lite0", pretrained=True, num_classes=2, image_size=size).eval()
+    store = store_of(paths, size, "lanczos", cache_dir)
+    out = []
+    for start in range(0, len(paths), 64):
+        batch = torch.from_numpy(store.pixels[start:start + 64].copy()).permute(0, 3, 1, 2)
+        out.append(torch.stack([model.features(batch), model.features(batch.flip(-1))], dim=1))
+    return torch.cat(out)
+
+
+def train_head(features, labels, k: int, epochs: int = 40, seed: int = 0) -> torch.nn.Module:
+    """A GAP head (dropout 0.2, linear) on frozen features, Adam 1e-3, label smoothing 0.1, random mirror."""
+    torch.manual_seed(seed)
+    head = torch.nn.Sequential(torch.nn.Dropout(0.2), torch.nn.Linear(features.shape[-1], k))
+    optimiser = torch.optim.Adam(head.parameters(), lr=1e-3)
+    for _ in range(epochs):
+        order = torch.randperm(len(labels))
+        for start in range(0, len(order), 64):
+            idx = order[start:start + 64]
+            x = features[idx, torch.randint(0, 2, (len(idx),))]
+            loss = F.cross_entropy(head(x), labels[idx], label_smoothing=0.1)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return head.eval()
+
+
+def folds(args) -> list[dict]:
+    found = discover(args.data).index.reset_index(drop=True)
+    features = imagenet_features(found["path"].tolist(), args.cache_dir)
+    artists = sorted(found["artist"].unique())
+    order = torch.randperm(len(artists), generator=torch.Generator().manual_seed(args.seed)).tolist()
+    rows = []
+    for fold in range(args.folds):
+        left_out = {artists[i] for i in order[fold * args.fold_size:(fold + 1) * args.fold_size]}
+        known_artists = [a for a in artists if a not in left_out]
+        known = found[~found["artist"].isin(left_out)]
+        split = stratified_split(known, val_fraction=0.2, seed=args.seed)
+        label_of = {a: i for i, a in enumerate(known_artists)}
+        row_of = {path: i for i, path in enumerate(found["path"])}
+        train_idx = torch.tensor([row_of[p] for p in split.loc[split["split"] == "train", "path"]])
+        val_idx = torch.tensor([row_of[p] for p in split.loc[split["split"] == "val", "path"]])
+        labels = torch.tensor(found["artist"].map(label_of).fillna(-1).astype(int).to_numpy())
+        head = train_head(features[train_idx], labels[train_idx], len(known_artists), seed=args.seed)
+        unknown_idx = torch.tensor(found.index[found["artist"].isin(left_out)].to_numpy())
+        with torch.inference_mode():
+            logits_of = lambda idx, views: torch.stack([head(features[idx, 0])] + ([head(features[idx, 1])] if views > 1 else []))  # noqa: E731
+            for label, views in (("one pass", 1), ("plain+hflip", 2)):
+                rows += score_rows(logits_of(val_idx, views), labels[val_idx], logits_of(unknown_idx, views),
+                                   f"fold {fold + 1} (left out: {', '.join(sorted(left_out))}), {label}")
+    return rows
+
+
+def markdown(table: pd.DataFrame) -> str:
+    cells = table.map(lambda v: f"{v:.3f}" if isinstance(v, float) else str(v))
+    return "\n".join(["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+                     + ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["pipeline", "folds"])
+    parser.add_argument("--ckpt", type=Path)
+    parser.add_argument("--split", type=Path)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--fold-size", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", default=".cache/artist-trainer")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    rows = pipeline(args) if args.mode == "pipeline" else folds(args)
+    table = pd.DataFrame(rows)
+    print(markdown(table))
+    if args.mode == "folds":
+        means = table.assign(views=table["setting"].str.split(", ").str[-1]).groupby(["views", "score"])
+        print("\nmean over folds:\n" + markdown(means.mean(numeric_only=True).reset_index()))
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
