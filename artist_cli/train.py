@@ -17,6 +17,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import yaml
+
 from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
 
@@ -55,6 +57,36 @@ def expand_presets(args: list[str]) -> list[str]:
                 sys.exit(f"error: no preset {name!r}; choose from {', '.join(preset_names())} (configs/presets/)")
             expanded += ["--config", str(path)]
     return expanded
+
+
+# Not a difference between two runs of a stage: what the CLI fills in itself (folders, links from the
+# data, bookkeeping) and what only changes the display.
+NOT_SETTINGS = ("force", "ckpt_path", "config", "preset", "__path__", "__default_config__", "trainer.logger",
+                "trainer.default_root_dir", "checkpoint.dirpath", "last_checkpoint.dirpath", "data.run_dir",
+                "model.image_size", "model.resize_filter", "model.num_classes", "model.artists",
+                "model.class_counts", "trainer.enable_progress_bar", "trainer.enable_model_summary")
+
+
+def flat_settings(tree, prefix: str = "") -> dict:
+    """{'model.lr': 0.0001, ...} from a nested config, without the entries of NOT_SETTINGS."""
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if not any(name == n or name.startswith(n + ".") for n in NOT_SETTINGS):
+                out.update(flat_settings(value, name))
+        return out
+    return {prefix: json.loads(json.dumps(tree, default=str))}
+
+
+def settings_differences(saved_config: Path, asked: dict) -> list[str]:
+    """'  model.lr: 0.0001 in the finished stage, 0.001 asked' for each setting that differs (settings
+    that only one side has came or went with a change of the code, and are left out)."""
+    if not saved_config.is_file():
+        return []
+    saved, asked = flat_settings(yaml.safe_load(saved_config.read_text())), flat_settings(asked)
+    return [f"  {key}: {saved[key]!r} in the finished stage, {asked[key]!r} asked"
+            for key in sorted(set(saved) & set(asked)) if saved[key] != asked[key]]
 
 
 def run_dir_of(runs_dir: str, run: str) -> str:
@@ -132,16 +164,21 @@ class ArtistCLI(LightningCLI):
         return Path(config.runs_dir) / config.run / config.stage
 
     def _finished_resumed_or_fresh(self) -> None:
-        """A finished stage is not silently redone; an interrupted one resumes from last.ckpt."""
+        """A finished stage is not silently redone (nor reported when other settings were asked for);
+        an interrupted one resumes from last.ckpt; --force replaces it once the new settings hold."""
         config, stage_dir = self._config, self.stage_dir
-        self.resuming = False
+        self.resuming, self.replace_outputs = False, False
         if self.subcommand != "fit":
             return
         if config.force and stage_dir.exists():
-            shutil.rmtree(stage_dir)
-            print(f"[{config.stage}] --force: removed the previous outputs in {stage_dir}", flush=True)
+            self.replace_outputs = True  # deleted in before_fit, once data, split and network are checked
         elif (stage_dir / "metrics.json").is_file():
             done = json.loads((stage_dir / "metrics.json").read_text())
+            differences = settings_differences(stage_dir / "logs" / "config.yaml", config.as_dict())
+            if differences:
+                sys.exit(f"error: [{config.stage}] already finished in {stage_dir}, with other settings than asked:\n"
+                         + "\n".join(differences) + f"\nTo train it again with these settings: make {config.stage} "
+                         f"RUN={config.run} FORCE=1 (deletes it), or give another RUN=<name>.")
             print(f"[{config.stage}] already complete in {stage_dir} (best epoch {done.get('best_epoch')}, "
                   f"validation macro-F1 {done.get('macro_f1', float('nan')):.3f}); nothing to do.\n"
                   f"To train it again: make {config.stage} RUN={config.run} FORCE=1", flush=True)
@@ -178,6 +215,13 @@ class ArtistCLI(LightningCLI):
         config.trainer.logger = kept if isinstance(config.trainer.logger, list) else (kept[0] if kept else False)
 
     def before_fit(self) -> None:
+        self._start_from_earlier_stage()
+        if getattr(self, "replace_outputs", False):
+            # Only now: the data, the split and the network of the new settings have been checked.
+            shutil.rmtree(self.stage_dir)
+            print(f"[{self._config.stage}] --force: removed the previous outputs in {self.stage_dir}", flush=True)
+
+    def _start_from_earlier_stage(self) -> None:
         config = self._config
         if not config.init_from or getattr(self, "resuming", False):
             return  # a resumed stage gets everything, weights included, from its last.ckpt

@@ -9,6 +9,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
 from fileio import atomic_write_json
+from reports.wandb_media import wandb_loggers
 
 REPORTED = ("top1", "top2", "macro_f1", "loss")
 
@@ -79,5 +80,10 @@ class StageHistory(Callback):
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
         summary[stage] = {k: v for k, v in metrics.items() if k != "history"}
         atomic_write_json(summary_path, dict(sorted(summary.items())))
+        for logger in wandb_loggers(trainer):
+            # W&B's run summary keeps each metric's last logged value; the stage's result is its best
+            # epoch (what best.ckpt holds and metrics.json says).
+            logger.experiment.summary.update({f"val/{n}": best[f"val_{n}"] for n in REPORTED if f"val_{n}" in best}
+                                             | {"best_epoch": best["epoch"]})
         shown = "  ".join(f"{n} {best['val_' + n]:.3f}" for n in ("top1", "top2", "macro_f1") if f"val_{n}" in best)
         print(f"[{stage}] best epoch {best['epoch']} of {len(self.history)}: validation {shown}", flush=True)

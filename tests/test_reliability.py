@@ -196,6 +196,35 @@ def test_finished_stage_is_not_silently_redone(three_stage_run):
     assert best.stat().st_mtime_ns == stamp
 
 
+def test_finished_stage_asked_with_other_settings_names_them(three_stage_run):
+    tmp, data, _ = three_stage_run
+    best = tmp / "runs" / "t" / "stage1" / "best.ckpt"
+    stamp = best.stat().st_mtime_ns
+    args = " ".join(TINY + [f"--runs_dir={tmp / 'runs'}", f"--data.cache_dir={tmp / 'cache'}", "--model.lr=0.01"])
+    result = subprocess.run(["make", "stage1", f"DATA={data}", "RUN=t", f"ARGS={args}"], cwd=REPO,
+                            capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    assert result.returncode != 0 and "already complete" not in result.stdout
+    assert "with other settings than asked" in result.stderr and "model.lr: 0.0001 in the finished stage, 0.01 asked" \
+        in result.stderr
+    assert "FORCE=1" in result.stderr and "RUN=" in result.stderr
+    assert best.stat().st_mtime_ns == stamp
+
+
+def test_force_with_wrong_data_deletes_nothing(tmp_path, collection):
+    result = make_stage(tmp_path, collection, "f", ["--trainer.max_epochs=1"])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    stage = tmp_path / "runs" / "f" / "stage1"
+    kept = sorted(p.name for p in stage.iterdir())
+    other = make_collection(tmp_path / "other", {"Titian": 4, "Jan_van_Eyck": 4})
+    args = " ".join(TINY[:-3] + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}",
+                                 "--trainer.accelerator=cpu", "--trainer.max_epochs=1"])
+    forced = subprocess.run(["make", "stage1", f"DATA={other}", "RUN=f", "FORCE=1", f"ARGS={args}"], cwd=REPO,
+                            capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    assert forced.returncode != 0 and "split made with other settings" in forced.stderr
+    assert "removed the previous outputs" not in forced.stdout
+    assert sorted(p.name for p in stage.iterdir()) == kept and (stage / "metrics.json").is_file()
+
+
 def stage2_from_copied_stage1(three_stage_run, tmp_path, data, *extra_args) -> subprocess.CompletedProcess:
     """`make stage2` in a fresh run whose stage 1 is a copy of the shared run's; must fail."""
     tmp, _, _ = three_stage_run

@@ -137,6 +137,10 @@ def test_wandb_offline_run_is_readable(tmp_path):
         assert media in summary["summary"], media
     assert summary["config"]["model"]["backbone"] == "efficientnet_lite0"
     assert summary["config"]["run"] == "wb" and summary["config"]["stage"] == "stage1"
+    best = json.loads((tmp_path / "runs" / "wb" / "stage1" / "metrics.json").read_text())
+    for metric in ("macro_f1", "top1", "top2", "loss"):  # the best epoch's, not the last one's
+        assert summary["summary"][f"val/{metric}"] == pytest.approx(best[metric], abs=1e-6), metric
+    assert summary["summary"]["best_epoch"] == best["best_epoch"]
 
 
 @pytest.mark.parametrize("env,netrc,expected", [
