@@ -17,6 +17,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
+import torch
 import yaml
 
 from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
@@ -26,9 +28,13 @@ from artist_cli.wandb_mode import wandb_mode
 from callbacks import BackboneFreeze, FeatureCache, OpenSetCalibration, StageHistory, StageReport
 from datamodules import PaintingsDataModule
 from datamodules.discovery import DataError
+from datamodules.split import PARAMS_NAME
 from lightning_modules import ArtistClassifier
 from lightning_modules.backbones import WeightsNotFoundError
-from lightning_modules.checkpoints import CheckpointMismatchError, init_weights_from
+from fileio import atomic_write_json, atomic_write_text
+from inference.open_set import META_KEY, open_set_score, threshold_for
+from lightning_modules.checkpoints import CheckpointMismatchError, NotACheckpointError, init_weights_from, read_checkpoint
+from lightning_modules.classifier import CHECKPOINT_KEY
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 BASE_CONFIG = CONFIGS / "base.yaml"
@@ -87,6 +93,23 @@ def settings_differences(saved_config: Path, asked: dict) -> list[str]:
     saved, asked = flat_settings(yaml.safe_load(saved_config.read_text())), flat_settings(asked)
     return [f"  {key}: {saved[key]!r} in the finished stage, {asked[key]!r} asked"
             for key in sorted(set(saved) & set(asked)) if saved[key] != asked[key]]
+
+
+def prediction_table(split: pd.DataFrame, rows: torch.Tensor, logits: torch.Tensor, meta: dict, k: int = 3):
+    """path, artist, answer (the top artist, or "unknown artist" below the one-pass open-set
+    threshold), artist_1, p_1, ... for the split's `rows`."""
+    artists, probs = meta["artists"], logits.softmax(dim=1)
+    calibration = meta.get(META_KEY)
+    threshold = threshold_for(calibration, ["plain"])
+    unknown = (open_set_score(calibration["score"], logits) < threshold) if threshold is not None \
+        else torch.zeros(len(rows), dtype=torch.bool)
+    values, labels = probs.topk(min(k, len(artists)), dim=1)
+    table = split.loc[rows.tolist(), ["path", "artist"]].reset_index(drop=True)
+    table["answer"] = ["unknown artist" if u else artists[int(i)] for u, i in zip(unknown, labels[:, 0])]
+    for rank in range(labels.shape[1]):
+        table[f"artist_{rank + 1}"] = [artists[int(i)] for i in labels[:, rank]]
+        table[f"p_{rank + 1}"] = [round(float(v), 6) for v in values[:, rank]]
+    return table
 
 
 def run_dir_of(runs_dir: str, run: str) -> str:
@@ -190,6 +213,9 @@ class ArtistCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config, stage_dir = self._config, self.stage_dir
+        if self.subcommand in ("validate", "test", "predict"):
+            self._score_a_finished_stage()
+            return
         self._finished_resumed_or_fresh()
         config.checkpoint.dirpath = str(stage_dir)
         config.last_checkpoint.dirpath = str(stage_dir)
@@ -213,6 +239,53 @@ class ArtistCLI(LightningCLI):
                 init_args.log_model = mode == "online"  # artifacts need a server
             kept.append(logger)
         config.trainer.logger = kept if isinstance(config.trainer.logger, list) else (kept[0] if kept else False)
+
+    def _score_a_finished_stage(self) -> None:
+        """validate / test / predict: the stage's best.ckpt unless --ckpt_path says otherwise, on the
+        run's own split; no ImageNet download, and no logger (the stage's training logs stay as they are)."""
+        config = self._config
+        if not config.get("ckpt_path"):
+            config.ckpt_path = str(self.stage_dir / "best.ckpt")
+        if not Path(config.ckpt_path).is_file():
+            sys.exit(f"error: {config.ckpt_path} does not exist: train the stage first "
+                     f"(make {config.stage} RUN={config.run}) or give --ckpt_path")
+        try:
+            read_checkpoint(config.ckpt_path)
+        except NotACheckpointError as error:
+            sys.exit(f"error: {error}")
+        recorded = Path(config.runs_dir) / config.run / PARAMS_NAME
+        if recorded.is_file():  # the run's own paintings, wherever --data.root points
+            config.data.root = json.loads(recorded.read_text())["root"]
+        config.model.pretrained = False
+        config.trainer.logger = False
+        config.trainer.default_root_dir = str(self.stage_dir)
+        config.checkpoint.dirpath = config.last_checkpoint.dirpath = str(self.stage_dir)
+
+    def after_test(self) -> None:
+        """test.json beside the checkpoint: the held-out part's metrics (synced across processes)."""
+        config, datamodule = self._config, self.datamodule
+        result = {"checkpoint": config.ckpt_path, "part": datamodule.held_out_part,
+                  "n_images": len(datamodule.datasets[datamodule.held_out_part]),
+                  **{k.split("/", 1)[1]: round(float(v), 4) for k, v in self.trainer.callback_metrics.items()
+                     if k.startswith("test/")}}
+        if self.trainer.is_global_zero:
+            out = Path(config.ckpt_path).with_name("test.json")
+            atomic_write_json(out, result)
+            print(f"[{config.stage}] {datamodule.held_out_part} part: " + "  ".join(
+                f"{k} {result[k]:.3f}" for k in ("top1", "top2", "macro_f1") if k in result) + f" -> {out}", flush=True)
+
+    def after_predict(self) -> None:
+        """predictions.csv beside the checkpoint: each held-out painting's top-3 and the answer."""
+        if not self.trainer.is_global_zero:
+            return
+        config, datamodule = self._config, self.datamodule
+        outputs = self.trainer.predict_loop.predictions
+        meta = read_checkpoint(config.ckpt_path)[CHECKPOINT_KEY]
+        table = prediction_table(datamodule.split, torch.cat([o["rows"] for o in outputs]),
+                                 torch.cat([o["logits"] for o in outputs]), meta)
+        out = Path(config.ckpt_path).with_name("predictions.csv")
+        atomic_write_text(out, table.assign(part=datamodule.held_out_part).to_csv(index=False))
+        print(f"[{config.stage}] {len(table)} predictions of the {datamodule.held_out_part} part -> {out}", flush=True)
 
     def before_fit(self) -> None:
         self._start_from_earlier_stage()

@@ -276,6 +276,17 @@ class PaintingsDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)
 
+    @property
+    def held_out_part(self) -> str:
+        """The part that `test` and `predict` score: the test part where the split has one, else validation."""
+        return "test" if "test" in self.datasets else "val"
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.held_out_part, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.held_out_part, shuffle=False)
+
     def model_inputs(self, inputs: torch.Tensor, training: bool) -> torch.Tensor:
         """What the model gets for a loader batch: augmented floats, or one cached feature variant."""
         if inputs.dim() == 3:  # cached features (B, variants, F): one variant per sample

@@ -108,6 +108,7 @@ class ArtistClassifier(pl.LightningModule):
         self.register_buffer("std", torch.tensor(net.std).view(1, 3, 1, 1), persistent=False)
         self.train_metrics = classification_metrics(num_classes, "train/")
         self.val_metrics = classification_metrics(num_classes, "val/")
+        self.test_metrics = classification_metrics(num_classes, "test/")
         self.val_confusion = confusion_matrix(num_classes)
         if channels_last:
             self.backbone.to(memory_format=torch.channels_last)
@@ -153,6 +154,14 @@ class ArtistClassifier(pl.LightningModule):
     def validation_step(self, batch, batch_idx):
         logits, _ = self._step(batch, self.val_metrics, "val")
         self.val_confusion.update(logits, batch[1])
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, self.test_metrics, "test")
+
+    def predict_step(self, batch, batch_idx):
+        """Logits of one pass, with each painting's row in the run's split."""
+        images, _labels, rows = batch
+        return {"rows": rows.cpu(), "logits": self(images).cpu()}
 
     def on_validation_epoch_end(self) -> None:
         # Synced across DDP ranks by torchmetrics; StageHistory records it in metrics.json per epoch.

@@ -15,7 +15,7 @@ from callbacks import BackboneFreeze
 from datamodules import PaintingsDataModule
 from lightning_modules import ArtistClassifier
 from tests.helpers.paintings import make_collection
-from tests.helpers.runs import REPO, TINY, subprocess_env, tiny_datamodule_kwargs, tiny_model_kwargs
+from tests.helpers.runs import REPO, TINY, subprocess_env, tiny_args, tiny_datamodule_kwargs, tiny_model_kwargs
 
 
 def fit_one_epoch(tmp_path, collection, callbacks):
@@ -225,3 +225,35 @@ def test_ema_preset_validates_saves_and_hands_on_the_averaged_weights(tmp_path):
     two = torch.load(run / "stage2" / "best.ckpt", weights_only=True)
     assert "current_model_state" not in two
     assert all(torch.equal(two["state_dict"][k], averaged[k]) for k in backbone)
+
+
+def lightning_subcommand(tmp, subcommand: str, stage: str = "stage3") -> subprocess.CompletedProcess:
+    args = [sys.executable, "-m", "artist_cli.train", subcommand, "--preset", "default", "--config",
+            f"configs/{stage}.yaml", "--run", "t", *tiny_args(tmp).split()]
+    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, env=subprocess_env(), timeout=300)
+
+
+def test_lightning_test_and_predict_score_the_held_out_part(three_stage_run):
+    tmp, _, _ = three_stage_run
+    stage = tmp / "runs" / "t" / "stage3"
+    logged = json.loads((stage / "metrics.json").read_text())
+    split = pd.read_csv(tmp / "runs" / "t" / "split.csv")
+    result = lightning_subcommand(tmp, "test")
+    assert result.returncode == 0, result.stderr[-3000:]
+    scored = json.loads((stage / "test.json").read_text())
+    assert scored["part"] == "val" and scored["n_images"] == (split["split"] == "val").sum()
+    for metric in ("top1", "top2", "macro_f1"):
+        assert scored[metric] == pytest.approx(logged[metric], abs=6e-5), metric
+    result = lightning_subcommand(tmp, "predict")
+    assert result.returncode == 0, result.stderr[-3000:]
+    predictions = pd.read_csv(stage / "predictions.csv")
+    assert sorted(predictions["path"]) == sorted(split.loc[split["split"] == "val", "path"])
+    assert (predictions["artist_1"] == predictions["artist"]).mean() == pytest.approx(logged["top1"], abs=1e-6)
+    assert set(predictions["answer"]) <= set(predictions["artist_1"]) | {"unknown artist"}
+    assert (stage / "logs" / "metrics.csv").stat().st_size > 0  # the training logs are left alone
+
+
+def test_lightning_test_without_a_trained_stage_says_so(tmp_path):
+    result = lightning_subcommand(tmp_path, "test", stage="stage2")
+    assert result.returncode != 0 and "stage2/best.ckpt does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
