@@ -10,7 +10,7 @@ STAMP  := .venv/.installed
 # Recipe lines are not echoed: `make predict ... > preds.csv` writes only the CSV.
 .SILENT:
 .DEFAULT_GOAL := help
-.PHONY: help install test train evaluate robustness predict export sweep wandb-sweep sync bench sample clean
+.PHONY: help install test train evaluate robustness predict demo export sweep wandb-sweep sync bench sample clean
 
 help: ## list the targets and variables
 	echo "Targets:"
@@ -28,6 +28,7 @@ help: ## list the targets and variables
 	echo "  VIEWS=a,b    test-time views (plain,hflip,x1.25,...); FLIPS=1 the 4 flips"
 	echo "  SIZES=a,b    predict: sizes that vote (e.g. 224,260,296)"
 	echo "  REJECT=false predict: always name an artist (no 'unknown artist' answer)"
+	echo "  PORT=...     demo: the web page's port (default 7860)"
 	echo "  OUT=...      output file (evaluate JSON, predict CSV, export prefix)"
 	echo "  HEAD=gap|spp head of sweep and wandb-sweep"
 
@@ -63,6 +64,9 @@ robustness: $(STAMP) ## CKPT on SPLIT's validation part re-rendered as people ha
 predict: $(STAMP) ## top-3 artists of each image in INPUT (or "unknown artist"), as CSV
 	test -n "$(CKPT)" -a -n "$(INPUT)" || (echo "usage: make predict CKPT=... INPUT=image-or-folder [SIZES=224,260,296] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [REJECT=false] [OUT=preds.csv]" >&2 && exit 2)
 	$(PYTHON) -m artist_cli.predict --ckpt $(CKPT) --input $(INPUT) $(if $(SIZES),--sizes $(SIZES)) $(if $(FLIPS),--flips) $(if $(VIEWS),--views $(VIEWS)) $(if $(REJECT),--reject $(REJECT)) $(if $(OUT),--out $(OUT))
+
+demo: $(STAMP) ## a local web page (127.0.0.1:7860) for CKPT (default: the newest run's stage 3)
+	$(PYTHON) -m artist_cli.demo $(if $(CKPT),--ckpt $(CKPT)) $(if $(PORT),--port $(PORT))
 
 export: $(STAMP) ## CKPT to ONNX + JSON, checked against PyTorch on DATA
 	test -n "$(CKPT)" || (echo "usage: make export CKPT=... [OUT=path/without/suffix] [DATA=folder for the check]" >&2 && exit 2)

@@ -17,7 +17,8 @@ def test_plain_make_lists_every_target_and_variable():
     for target in targets:
         assert f"  {target} " in result.stdout, target
     assert "stage1-3" in result.stdout  # the pattern rule
-    for variable in ("DATA", "RUN", "PRESET", "ARGS", "FORCE", "CKPT", "INPUT", "SPLIT", "VIEWS", "SIZES", "OUT", "HEAD"):
+    for variable in ("DATA", "RUN", "PRESET", "ARGS", "FORCE", "CKPT", "INPUT", "SPLIT", "VIEWS", "SIZES", "REJECT", "PORT",
+                     "OUT", "HEAD"):
         assert f"  {variable}=" in result.stdout, variable
 
 
