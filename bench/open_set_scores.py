@@ -38,13 +38,36 @@ def halves(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return order[: n // 2], order[n // 2:]
 
 
-def score_rows(known_logits, target, unknown_logits, label: str) -> list[dict]:
-    """(V, N, K) logits of known and unknown paintings -> one row per score."""
+def feature_scores(train, train_labels, test, k: int) -> dict[str, torch.Tensor]:
+    """Scores from pooled features (higher = more like a known artist), fitted on the training part:
+    cosine to the nearest artist's mean feature, cosine to the 10th-nearest training painting (kNN,
+    Sun et al. 2022), and minus the Mahalanobis distance to the nearest artist mean with a shared
+    covariance (Lee et al. 2018)."""
+    unit = lambda x: F.normalize(x, dim=1)  # noqa: E731
+    means = torch.stack([train[train_labels == c].mean(0) for c in range(k)])
+    out = {"class_mean_cosine": (unit(test) @ unit(means).T).max(dim=1).values,
+           "knn10_cosine": (unit(test) @ unit(train).T).topk(10, dim=1).values[:, -1]}
+    centred = train - means[train_labels]
+    covariance = centred.T @ centred / len(train) + 1e-3 * torch.eye(train.shape[1])
+    precision = torch.linalg.inv(covariance.double()).float()
+    diff = test[:, None, :] - means[None]
+    out["mahalanobis"] = -torch.einsum("nkf,fg,nkg->nk", diff, precision, diff).min(dim=1).values
+    return out
+
+
+def score_rows(known_logits, target, unknown_logits, label: str, features=None) -> list[dict]:
+    """(V, N, K) logits of known and unknown paintings -> one row per score; `features` = (train
+    features, train labels, known features, unknown features) adds the feature-space scores."""
     calibrate, held = halves(known_logits.shape[1])
     correct = known_logits.softmax(2).mean(0).argmax(1) == target
     rows = []
-    for score in SCORES:
-        known, unknown = open_set_score(score, known_logits), open_set_score(score, unknown_logits)
+    pairs = {score: (open_set_score(score, known_logits), open_set_score(score, unknown_logits)) for score in SCORES}
+    if features is not None:
+        train, train_labels, known_features, unknown_features = features
+        k = int(known_logits.shape[2])
+        known_by, unknown_by = (feature_scores(train, train_labels, x, k) for x in (known_features, unknown_features))
+        pairs.update({name: (known_by[name], unknown_by[name]) for name in known_by})
+    for score, (known, unknown) in pairs.items():
         threshold = threshold_keeping(known[calibrate], 0.95)
         report = open_set_report(known[held], unknown, threshold)
         rows.append({"setting": label, "score": score, "auroc": report["auroc"], "fpr_at_95_tpr": report["fpr_at_95_tpr"],
@@ -68,12 +91,26 @@ def pipeline(args) -> list[dict]:
     known_store = store_of(val.index["path"], meta["image_size"], meta.get("resize_filter", "bilinear"), args.cache_dir)
     unknown_store = store_of(others["path"], meta["image_size"], meta.get("resize_filter", "bilinear"), args.cache_dir)
     target = torch.tensor(val_labels.to_numpy())[torch.from_numpy(known_store.ok)]
+    split = pd.read_csv(args.split)
+    train = split[split["split"] == "train"]
+    train_store = store_of(train["path"], meta["image_size"], meta.get("resize_filter", "bilinear"), args.cache_dir)
+    train_labels = torch.tensor(artist_labels(train["artist"], meta["artists"]).to_numpy())[torch.from_numpy(train_store.ok)]
+    features = (pooled(model, train_store.pixels[train_store.ok]), train_labels,
+                pooled(model, known_store.pixels[known_store.ok]), pooled(model, unknown_store.pixels[unknown_store.ok]))
     rows = []
     for label, views in VIEW_SETS.items():
         known = predict_logits(model, known_store.pixels[known_store.ok], views=views)
         unknown = predict_logits(model, unknown_store.pixels[unknown_store.ok], views=views)
-        rows += score_rows(known, target, unknown, f"{args.ckpt} ({others['artist'].nunique()} unknown artists), {label}")
+        rows += score_rows(known, target, unknown, f"{args.ckpt} ({others['artist'].nunique()} unknown artists), {label}",
+                           features if label == "one pass" else None)
     return rows
+
+
+@torch.inference_mode()
+def pooled(model, pixels, batch: int = 64) -> torch.Tensor:
+    """(N, F) pooled backbone features of (N, S, S, 3) uint8 pixels (the head's input)."""
+    return torch.cat([model.features(torch.from_numpy(pixels[i:i + batch].copy()).permute(0, 3, 1, 2))
+                      for i in range(0, len(pixels), batch)])
 
 
 @torch.inference_mode()
@@ -126,9 +163,11 @@ def folds(args) -> list[dict]:
         unknown_idx = torch.tensor(found.index[found["artist"].isin(left_out)].to_numpy())
         with torch.inference_mode():
             logits_of = lambda idx, views: torch.stack([head(features[idx, 0])] + ([head(features[idx, 1])] if views > 1 else []))  # noqa: E731
+            plain_features = (features[train_idx, 0], labels[train_idx], features[val_idx, 0], features[unknown_idx, 0])
             for label, views in (("one pass", 1), ("plain+hflip", 2)):
                 rows += score_rows(logits_of(val_idx, views), labels[val_idx], logits_of(unknown_idx, views),
-                                   f"fold {fold + 1} (left out: {', '.join(sorted(left_out))}), {label}")
+                                   f"fold {fold + 1} (left out: {', '.join(sorted(left_out))}), {label}",
+                                   plain_features if views == 1 else None)
     return rows
 
 
