@@ -162,14 +162,13 @@ def default_run_seconds() -> float:
 def answer_seconds(ckpt: Path, paintings: list[Path], answers: int = 10) -> tuple[float, float]:
     """(first, median of the next `answers`) seconds for what the web page does per painting: the
     ranked artists with the default views and the unknown-artist answer, plus the Grad-CAM overlay."""
-    from inference.explain import gradcam_overlay
+    from inference.explain import answer_with_gradcam
     from inference.predictor import Predictor
     predictor = Predictor.load(ckpt)
     times = []
     for painting in paintings[: answers + 1]:
         start = time.perf_counter()
-        predictor.predict(painting, top_k=5)
-        gradcam_overlay(predictor, painting)
+        answer_with_gradcam(predictor, painting, top_k=5)
         times.append(time.perf_counter() - start)
     return times[0], float(np.median(times[1:]))
 

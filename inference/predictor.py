@@ -149,7 +149,11 @@ class Predictor:
         if not batch:
             return []
         views = self._views(views, self.views)
-        logits = self.logits(batch, views=views)
+        answers = self.answers(self.logits(batch, views=views), views, top_k, reject)
+        return answers[0] if single else answers
+
+    def answers(self, logits: torch.Tensor, views, top_k: int = 5, reject: bool | None = None) -> list[Prediction]:
+        """A `Prediction` per painting from (V, N, K) logits made with `views`."""
         probs = logits.softmax(dim=2).mean(dim=0)
         threshold = self.threshold(views, reject)
         answers = []
@@ -157,7 +161,7 @@ class Predictor:
             values, labels = row.topk(min(top_k, len(self.artists)))
             ranked = [(self.artists[int(i)], float(p)) for p, i in zip(values, labels)]
             answers.append(Prediction(ranked, threshold is not None and float(score) < threshold, float(score), threshold))
-        return answers[0] if single else answers
+        return answers
 
     def scores(self, logits: torch.Tensor) -> torch.Tensor:
         """(N,) open-set scores of (V, N, K) logits (the checkpoint's score; max-softmax without one)."""

@@ -13,7 +13,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from inference.explain import gradcam_overlay  # noqa: E402
+from inference.explain import answer_with_gradcam  # noqa: E402
 
 SAMPLE_ROOT = Path(__file__).resolve().parents[1] / "data" / "sample" / "images"
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Helvetica", "Arial", "sans-serif"]
@@ -38,8 +38,8 @@ def build_page(predictor, samples: list[str], title: str = "") -> gr.Blocks:
     def answer(image):
         if image is None:
             return None, "Drop, upload or paste a painting, or click one of the examples.", None
-        prediction = predictor.predict(image, top_k=5)
-        return dict(prediction.ranked), answer_text(prediction), gradcam_overlay(predictor, image)
+        prediction, heat_map = answer_with_gradcam(predictor, image, top_k=5)
+        return dict(prediction.ranked), answer_text(prediction), heat_map
 
     with gr.Blocks(title="Who painted this?", analytics_enabled=False) as page:
         gr.Markdown(f"## Who painted this?\nA model of {len(predictor.artists)} artists (`{title}`). Drop, upload "

@@ -145,3 +145,16 @@ def test_a_ckpt_that_is_not_a_checkpoint_gets_one_line(three_stage_run, tmp_path
         lines = [line for line in result.stderr.splitlines() if not line.startswith("make")]
         assert len(lines) == 1 and says in lines[0], (name, result.stderr)
         assert "Traceback" not in result.stderr and "weights_only" not in result.stderr
+
+
+def test_the_web_page_answer_is_the_apis_answer_with_a_heat_map(three_stage_run):
+    from inference import Predictor
+    from inference.explain import answer_with_gradcam
+    tmp, data, _ = three_stage_run
+    predictor = Predictor.load(tmp / "runs" / "t" / "stage3" / "best.ckpt")
+    painting = sorted((data / "images" / "Paul_Gauguin").glob("*.jpg"))[0]
+    answer, heat_map = answer_with_gradcam(predictor, painting, top_k=3)
+    expected = predictor.predict(painting, top_k=3)
+    assert [a for a, _ in answer.ranked] == [a for a, _ in expected.ranked] and answer.unknown == expected.unknown
+    assert all(abs(p - q) < 1e-5 for (_, p), (_, q) in zip(answer.ranked, expected.ranked))
+    assert heat_map.shape == (384, 384, 3) and heat_map.dtype.name == "uint8" and heat_map.std() > 0
