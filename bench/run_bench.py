@@ -193,6 +193,8 @@ def main() -> None:
     parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--precision", default="32-true", help="e.g. bf16-mixed on a GPU")
     parser.add_argument("--out", default="results", help="file stem under bench/")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="paintings for the pipeline throughput (default: ../shared's 128 px set, else the sample)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions per throughput (median)")
     parser.add_argument("--answer-latency-only", action="store_true",
                         help="only the web page's seconds per answer, added to the existing results file")
@@ -208,7 +210,7 @@ def main() -> None:
         return
     OPTIONS.update(backbone=args.backbone, accelerator=args.accelerator, precision=args.precision)
     torch.manual_seed(0)
-    data = SHARED if SHARED.is_dir() else REPO / "data" / "sample"
+    data = args.data or (SHARED if SHARED.is_dir() else REPO / "data" / "sample")
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores"
     if args.accelerator == "gpu":
         machine += f", {torch.cuda.get_device_name(0)}"

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, Timer
 from pytorch_lightning.utilities import rank_zero_only
 
 from fileio import atomic_write_json
@@ -28,6 +29,23 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
+def stop_reason(trainer: pl.Trainer, pl_module: pl.LightningModule) -> str:
+    """Why a stage ended: `lr_floor`, `early_stopping`, `max_time`, `max_epochs` or `interrupted`."""
+    reason = getattr(pl_module, "stop_reason", None)  # set by the model when the LR hits its floor
+    if reason:
+        return reason
+    for callback in trainer.callbacks:
+        if isinstance(callback, EarlyStopping) and callback.stopped_epoch > 0:
+            return "early_stopping"
+        if isinstance(callback, Timer) and (callback.time_remaining() or 0) <= 0:
+            return "max_time"
+    if trainer.max_epochs is not None and trainer.max_epochs >= 0 and trainer.current_epoch >= trainer.max_epochs:
+        return "max_epochs"
+    if trainer.max_steps is not None and 0 <= trainer.max_steps <= trainer.global_step:
+        return "max_steps"
+    return "interrupted" if trainer.interrupted else "other"
+
+
 class StageHistory(Callback):
     """Record train/val metrics every epoch; at the end, write the best epoch's numbers.
 
@@ -35,14 +53,27 @@ class StageHistory(Callback):
         monitor: metric that defines the best epoch (the checkpoint callback's monitor).
         stage: stage name used in `summary.json`; defaults to the stage folder's name.
 
-    Writes `metrics.json` (best epoch's numbers and the per-epoch history, with the validation
-    confusion matrix) into the stage folder, which is the checkpoint callback's folder, and adds
-    the stage to the run's `summary.json`.
+    Writes `metrics.json` (best epoch's numbers, why the stage stopped, and the per-epoch history
+    with the wall-clock seconds since the stage started and the validation confusion matrix) into
+    the stage folder, which is the checkpoint callback's folder, and adds the stage to the run's
+    `summary.json`. The history travels in checkpoints: a resumed stage keeps its earlier epochs
+    and counts its wall time on from where it stopped.
     """
 
     def __init__(self, monitor: str = "val/macro_f1", stage: str | None = None):
         self.monitor, self.stage = monitor, stage
         self.history: list[dict] = []
+        self._started = None
+
+    def state_dict(self) -> dict:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.history = list(state_dict.get("history", []))
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        earlier = self.history[-1].get("wall_s", 0.0) if self.history else 0.0
+        self._started = time.perf_counter() - earlier
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Both the epoch's training metrics and its validation metrics are final here.
@@ -53,6 +84,8 @@ class StageHistory(Callback):
                 if f"{part}/{name}" in logged:
                     record[f"{part}_{name}"] = float(logged[f"{part}/{name}"])
         record["lr"] = [group["lr"] for group in trainer.optimizers[0].param_groups] if trainer.optimizers else []
+        if self._started is not None:
+            record["wall_s"] = round(time.perf_counter() - self._started, 2)
         confusion = getattr(pl_module, "last_confusion", None)
         if confusion is not None:
             record["val_confusion"] = confusion.tolist()  # rows: true artist, columns: predicted
@@ -72,6 +105,8 @@ class StageHistory(Callback):
             **{name: best[f"val_{name}"] for name in REPORTED if f"val_{name}" in best},
             "best_epoch": best["epoch"],
             "epochs": len(self.history),
+            "stopped_by": stop_reason(trainer, pl_module),
+            "wall_s": self.history[-1].get("wall_s"),
             "best_checkpoint": shown_path(stage_dir / "best.ckpt"),
             "history": self.history,
         }

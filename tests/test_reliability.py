@@ -156,8 +156,22 @@ def test_last_checkpoint_is_written_every_epoch_not_only_on_a_new_best(tmp_path,
     stage = tmp_path / "runs" / "l" / "stage1"
     assert torch.load(stage / "best.ckpt", weights_only=True)["epoch"] == 0
     assert torch.load(stage / "last.ckpt", weights_only=True)["epoch"] == 2
-    assert json.loads((stage / "metrics.json").read_text())["best_checkpoint"] == str(stage / "best.ckpt")
+    metrics = json.loads((stage / "metrics.json").read_text())
+    assert metrics["best_checkpoint"] == str(stage / "best.ckpt")
+    assert metrics["stopped_by"] == "max_epochs" and metrics["epochs"] == 3
     assert sorted(p.name for p in stage.glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
+
+
+def test_stage_ends_when_the_learning_rate_would_fall_below_its_floor(tmp_path, collection):
+    # lr 0: no epoch after the first improves; with a patience of one epoch the first plateau asks
+    # for lr 0 * 0.1, below the floor, so the stage ends there instead of running to max_epochs.
+    result = make_stage(tmp_path, collection, "f", ["--trainer.max_epochs=6", "--model.lr=0.0",
+                                                    "--model.min_lr=1e-9", "--model.lr_patience=1"])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    metrics = json.loads((tmp_path / "runs" / "f" / "stage1" / "metrics.json").read_text())
+    assert metrics["stopped_by"] == "lr_floor"
+    assert metrics["epochs"] == 2 and metrics["best_epoch"] == 0
+    assert 0 < metrics["history"][0]["wall_s"] < metrics["history"][1]["wall_s"] == metrics["wall_s"]
 
 
 @pytest.mark.slow
@@ -180,7 +194,10 @@ def test_sigkill_mid_stage_then_rerun_resumes_and_finishes(tmp_path):
     best = torch.load(stage / "best.ckpt", weights_only=True)
     assert best["state_dict"] and best["artist_trainer"]["artists"]
     metrics = json.loads((stage / "metrics.json").read_text())
-    assert metrics["history"][-1]["epoch"] == 11
+    # The epochs before the kill are kept (the history travels in last.ckpt), and so is their time.
+    assert [r["epoch"] for r in metrics["history"]] == list(range(12))
+    walls = [r["wall_s"] for r in metrics["history"]]
+    assert walls == sorted(walls) and walls[0] > 0
     assert not list(stage.glob(".*.tmp"))
 
 
