@@ -2,9 +2,11 @@
 
     python -m artist_cli.evaluate --ckpt runs/default/stage3/best.ckpt --data data/sample [--out eval.json]
     python -m artist_cli.evaluate --ckpt runs/default-all49/stage2/best.ckpt --split runs/default-all49/split.csv --views plain,hflip,x1.25
+    python -m artist_cli.evaluate --ckpt runs/default/stage3/best.ckpt --split runs/default/split.csv --part test
 
-`--split` scores the validation part of a run's split.csv instead of a whole folder (the same
-paintings the training loop validated on); `--views plain,hflip,x1.25` averages the probabilities
+`--split` scores a part of a run's split.csv instead of a whole folder: `--part val` (default; the
+paintings the training loop validated on and picked checkpoints with) or `--part test` (the part
+nothing in training looked at); `--views plain,hflip,x1.25` averages the probabilities
 of those test-time views, `--flips` of the 4 flips (the training loop reports the plain forward).
 
 Prints a one-line summary and writes a JSON report (default: evaluation.json beside the checkpoint):
@@ -29,7 +31,9 @@ def main(argv=None) -> None:
     parser.add_argument("--ckpt", required=True, type=Path)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="a folder or CSV manifest: every painting is scored")
-    source.add_argument("--split", type=Path, help="a run's split.csv: its validation part is scored")
+    source.add_argument("--split", type=Path, help="a run's split.csv: its --part is scored")
+    parser.add_argument("--part", choices=["val", "test"], default="val",
+                        help="with --split: the validation part (default) or the test part")
     add_view_arguments(parser)
     parser.add_argument("--out", type=Path, help="JSON report (default: evaluation.json beside the checkpoint)")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -39,7 +43,9 @@ def main(argv=None) -> None:
         sys.exit(f"error: checkpoint {args.ckpt} does not exist")
     try:
         views = views_from_args(args)
-        result = evaluate(args.ckpt, args.data, args.cache_dir, args.batch_size, args.split, views)
+        if args.part != "val" and args.split is None:
+            raise ValueError("--part needs --split (a run's split.csv)")
+        result = evaluate(args.ckpt, args.data, args.cache_dir, args.batch_size, args.split, views, args.part)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
     out = args.out or args.ckpt.with_name("evaluation.json")

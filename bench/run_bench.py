@@ -21,6 +21,7 @@ import pytorch_lightning as pl
 import torch
 from PIL import Image
 
+from data_scaling import data_scaling  # bench/ is sys.path[0]: this file runs as a script
 from callbacks import BackboneFreeze, FeatureCache
 from datamodules import PaintingsDataModule
 from lightning_modules import ArtistClassifier
@@ -196,14 +197,19 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None,
                         help="paintings for the pipeline throughput (default: ../shared's 128 px set, else the sample)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions per throughput (median)")
+    parser.add_argument("--data-scaling-only", action="store_true",
+                        help="only the data side's cost against collection size, added to the existing results file")
     parser.add_argument("--answer-latency-only", action="store_true",
                         help="only the web page's seconds per answer, added to the existing results file")
     args = parser.parse_args()
-    if args.answer_latency_only:
+    if args.answer_latency_only or args.data_scaling_only:
         path = REPO / "bench" / f"{args.out}.json"
         results = json.loads(path.read_text())
-        with tempfile.TemporaryDirectory() as tmp:
-            add_answer_latency(results, Path(tmp))
+        if args.data_scaling_only:
+            results.update(data_scaling())
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                add_answer_latency(results, Path(tmp))
         path.write_text(json.dumps(results, indent=2) + "\n")
         (REPO / "bench" / f"{args.out}.md").write_text(markdown_table(results) + "\n")
         print(markdown_table(results))
@@ -257,6 +263,7 @@ def main() -> None:
         if not args.skip_default_run:
             results["default_run_seconds"] = default_run_seconds()
         add_answer_latency(results, work)
+    results.update(data_scaling())
     results["pipeline_vs_model_only"] = results["pipeline_img_s"] / results["model_only_img_s"]
     results["naive_vs_model_only"] = results["naive_img_s"] / results["model_only_img_s"]
     results["fullsize_vs_model_only"] = results["fullsize_pipeline_img_s"] / results["model_only_img_s"]
@@ -284,6 +291,14 @@ def markdown_table(r: dict) -> str:
     ]
     if "default_run_seconds" in r:
         rows.append(("default `make stage1 stage2 stage3`", f"{r['default_run_seconds'] / 60:.1f} min", "target <= 10 min"))
+    for row in r.get("data_scaling", []):
+        rows.append((f"data side for {row['paintings']:,} generated paintings of {row['artists']} artists "
+                     "(discovery, split with near-duplicate hashes, decoded cache)",
+                     f"{row['total_s']:.1f} s", f"{row['seconds_per_10k']:.1f} s per 10k; peak {row['peak_mb']:.0f} MB; "
+                     f"cache {row['cache_mb']:.0f} MB on disk"))
+    if "data_scaling_ratio" in r:
+        rows.append(("data side, seconds per 10k paintings: largest / smallest collection",
+                     f"{r['data_scaling_ratio']:.2f}", "1.0 = linear (target <= 1.3)"))
     if "web_answer_s" in r:
         rows.append(("web page answer for a full-size JPEG (top-5 with the default views, unknown-artist "
                      "answer, Grad-CAM), after the first", f"{r['web_answer_s']:.3f} s",

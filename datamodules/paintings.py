@@ -16,6 +16,7 @@ from datamodules.decoding import RESIZE_FILTERS
 from datamodules.discovery import REPORT_COLUMNS, DataError, discover
 from datamodules.feature_cache import FeatureDataset, compute_features, pick_variants
 from datamodules.image_store import ImageStore
+from datamodules.near_duplicates import difference_hashes, group_near_duplicates
 from datamodules.selection import select_artists
 from datamodules.split import artists_from_manifest, read_manifest, stratified_split, write_manifest
 from transforms import AUGMENTATIONS, build_augmentation
@@ -28,6 +29,21 @@ log = logging.getLogger(__name__)
 AugmentationName = Literal[tuple(AUGMENTATIONS)]
 ResizeFilter = Literal[tuple(RESIZE_FILTERS)]
 REPORT_NAME = "data_report.csv"
+NEAR_DUPLICATE = "near_duplicate"  # a data_report.csv reason for paintings kept, not skipped
+# What a split.json written before the test part existed meant by the settings it does not name.
+SPLIT_SETTINGS_BEFORE_TEST_PART = {"test_fraction": 0.0, "near_duplicate_bits": -1}
+
+
+def near_duplicate_rows(split: pd.DataFrame) -> list[dict]:
+    """data_report.csv rows: each painting of a near-duplicate group, with the others and its part."""
+    rows = []
+    for _, group in split[split.duplicated("group", keep=False)].groupby("group"):
+        names = [Path(path).name for path in group["path"]]
+        for (_, painting), name in zip(group.iterrows(), names):
+            others = ", ".join(other for other in names if other != name)
+            rows.append({"path": painting["path"], "artist": painting["artist"], "reason": NEAR_DUPLICATE,
+                         "detail": f"near-duplicate of {others}; all in {painting['split']}"})
+    return rows
 
 
 class StoreDataset(Dataset):
@@ -58,6 +74,11 @@ class PaintingsDataModule(pl.LightningDataModule):
         zoom_range: `rotate_zoom` zooms by a factor drawn from [min, max] (the study: 0.5-1.5).
         vertical_flips: `flips` also turns paintings upside down (the study); False: mirroring only.
         val_fraction: share of each artist's paintings held out for validation.
+        test_fraction: share of each artist's paintings held out as the test part, which nothing
+            in training looks at (not early stopping, the LR schedule, checkpoint choice or the
+            unknown-artist threshold); `test` and `make evaluate PART=test` score it. 0: none.
+        near_duplicate_bits: paintings of one artist whose 64-bit difference hashes differ in at
+            most this many bits are one group and stay in one part; -1: no grouping.
         seed: seed for the split and for `max_images_per_artist` subsampling.
         top_k_artists: keep the k artists with most images (ties broken by name).
         min_images_per_artist: leave out artists with fewer images (never below 2).
@@ -90,6 +111,8 @@ class PaintingsDataModule(pl.LightningDataModule):
         zoom_range: tuple[float, float] = (0.5, 1.5),
         vertical_flips: bool = True,
         val_fraction: float = 0.2,
+        test_fraction: float = 0.1,
+        near_duplicate_bits: int = 3,
         seed: int = 42,
         top_k_artists: int | None = None,
         min_images_per_artist: int = 2,
@@ -124,7 +147,8 @@ class PaintingsDataModule(pl.LightningDataModule):
     # ---- the split: made once per run, then read back ------------------------------------
     def split_params(self) -> dict:
         hp = self.hparams
-        return {"root": str(self.root.resolve()), "val_fraction": hp.val_fraction, "seed": hp.seed,
+        return {"root": str(self.root.resolve()), "val_fraction": hp.val_fraction,
+                "test_fraction": hp.test_fraction, "near_duplicate_bits": hp.near_duplicate_bits, "seed": hp.seed,
                 "top_k_artists": hp.top_k_artists, "min_images_per_artist": hp.min_images_per_artist,
                 "max_images_per_artist": hp.max_images_per_artist}
 
@@ -139,6 +163,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         recorded = read_manifest(self.run_dir)
         if recorded is not None:
             split, old = recorded
+            old = {**SPLIT_SETTINGS_BEFORE_TEST_PART, **old}
             differences = {k: (old.get(k), v) for k, v in params.items() if old.get(k) != v}
             if differences:
                 lines = "\n".join(f"  {k}: run has {a!r}, asked for {b!r}" for k, (a, b) in differences.items())
@@ -156,10 +181,16 @@ class PaintingsDataModule(pl.LightningDataModule):
         self._report.extend(dropped)
         if selected.empty:
             raise DataError(f"No artist in {self.root} has enough images after selection")
-        split = stratified_split(selected, self.hparams.val_fraction, self.hparams.seed)
+        selected = selected.reset_index(drop=True)
+        groups = group_near_duplicates(difference_hashes(selected["path"].tolist()), selected["artist"].to_numpy(),
+                                       self.hparams.near_duplicate_bits)
+        split = stratified_split(selected, self.hparams.val_fraction, self.hparams.seed,
+                                 self.hparams.test_fraction, groups)
+        self._report.extend(near_duplicate_rows(split))
         write_manifest(split, self.run_dir, params)
-        log.info("Wrote split %s: %d train / %d val images, %d artists", self.run_dir / "split.csv",
-                 (split["split"] == "train").sum(), (split["split"] == "val").sum(), split["artist"].nunique())
+        counts = split["split"].value_counts()
+        log.info("Wrote split %s: %d train / %d val / %d test images, %d artists", self.run_dir / "split.csv",
+                 counts.get("train", 0), counts.get("val", 0), counts.get("test", 0), split["artist"].nunique())
         return split
 
     @property
@@ -221,7 +252,11 @@ class PaintingsDataModule(pl.LightningDataModule):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         report.to_csv(path, index=False)
         for reason, count in report["reason"].value_counts().items():
-            log.warning("Skipped %d file(s): %s", count, reason)
+            if reason == NEAR_DUPLICATE:
+                log.info("%d paintings are near-duplicates of another; each group stays in one part (%s)",
+                         count, path)
+            else:
+                log.warning("Skipped %d file(s): %s", count, reason)
 
     # ---- stage-2 feature cache ---------------------------------------------------------------
     @property
@@ -240,7 +275,8 @@ class PaintingsDataModule(pl.LightningDataModule):
             log.info("Feature cache off: %s augmentation has no finite set of variants",
                      self.hparams.train_augment)
             return False
-        for part, dataset in self.datasets.items():
+        # The parts fit reads; the test part stays images (scored once, by `test`).
+        for part, dataset in ((p, d) for p, d in self.datasets.items() if p in ("train", "val")):
             features = compute_features(model, dataset, self.train_augmentation if part == "train" else None,
                                         batch_size=max(self.hparams.batch_size, 64), size=self.hparams.image_size,
                                         desc=f"Caching {part} features ({variants if part == 'train' else 1} variants)")

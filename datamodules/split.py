@@ -13,23 +13,47 @@ MANIFEST_NAME = "split.csv"
 PARAMS_NAME = "split.json"
 
 
-def stratified_split(index: pd.DataFrame, val_fraction: float, seed: int) -> pd.DataFrame:
-    """Per artist, `round(n * val_fraction)` images (at least 1, at most n-1) go to validation."""
+def part_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    """(validation, test) paintings of an artist with `n`: each at least 1 when its fraction is
+    above 0, and at least one painting left to train on."""
+    n_val = min(max(int(round(n * val_fraction)), 1), n - 1)
+    n_test = min(max(int(round(n * test_fraction)), 1), n - n_val - 1) if test_fraction > 0 else 0
+    return n_val, max(n_test, 0)
+
+
+def stratified_split(index: pd.DataFrame, val_fraction: float, seed: int, test_fraction: float = 0.0,
+                     groups: np.ndarray | None = None) -> pd.DataFrame:
+    """Per artist, about `n * val_fraction` paintings go to validation and `n * test_fraction` to
+    test (`part_sizes`), the rest to training; a group of near-duplicates (`groups`, one id per row
+    of `index`) goes whole into one part.
+
+    Validation is drawn first from the seeded order, so adding a test part takes it from what was
+    training and leaves validation as it was; with no groups and no test part this is the split
+    earlier versions made with the same seed.
+    """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    if not 0.0 <= test_fraction < 1.0 - val_fraction:
+        raise ValueError(f"test_fraction must be in [0, 1 - val_fraction), got {test_fraction}")
+    index = index.reset_index(drop=True).assign(group=groups if groups is not None else np.arange(len(index)))
     rng = np.random.default_rng(seed)
-    artists = sorted(index["artist"].unique())
-    label_of = {artist: label for label, artist in enumerate(artists)}
     parts = []
-    for artist in artists:
-        group = index[index["artist"] == artist].sort_values("path")
-        n = len(group)
-        n_val = min(max(int(round(n * val_fraction)), 1), n - 1)
-        order = rng.permutation(n)
-        split = np.full(n, "train", dtype=object)
-        split[order[:n_val]] = "val"
-        parts.append(group.assign(label=label_of[artist], split=split))
-    return pd.concat(parts, ignore_index=True)[["path", "artist", "label", "split"]]
+    # One pass per artist in name order (labels follow it); groupby keeps this linear in paintings.
+    for label, (_, paintings) in enumerate(index.groupby("artist", sort=True)):
+        paintings = paintings.sort_values("path", kind="stable")
+        n_val, n_test = part_sizes(len(paintings), val_fraction, test_fraction)
+        unit_of, _ = pd.factorize(paintings["group"])  # groups in path order; most are single paintings
+        unit_sizes = np.bincount(unit_of)
+        unit_part = np.full(len(unit_sizes), "train", dtype=object)
+        filled = {"val": 0, "test": 0}
+        for unit in rng.permutation(len(unit_sizes)):
+            part = "val" if filled["val"] < n_val else "test" if filled["test"] < n_test else "train"
+            if part == "train":
+                break
+            filled[part] += int(unit_sizes[unit])
+            unit_part[unit] = part
+        parts.append(paintings.assign(label=label, split=unit_part[unit_of]))
+    return pd.concat(parts, ignore_index=True)[["path", "artist", "label", "split", "group"]]
 
 
 def write_manifest(split: pd.DataFrame, run_dir: Path, params: dict) -> None:

@@ -38,16 +38,27 @@ def predict_probabilities(model, pixels, batch_size: int = 64, views=("plain",))
     return predict_logits(model, pixels, batch_size, views).softmax(dim=2).mean(dim=0)
 
 
-def validation_part(split_csv) -> Discovery:
-    """The `val` rows of a run's split.csv (paths as the run recorded them)."""
+PART_NAMES = {"val": "validation", "test": "test"}
+
+
+def split_part(split_csv, part: str = "val") -> Discovery:
+    """The rows of one part (`val` or `test`) of a run's split.csv (paths as the run recorded them)."""
+    if part not in PART_NAMES:
+        raise ValueError(f"part must be one of {sorted(PART_NAMES)}, got {part!r}")
     split = pd.read_csv(split_csv)
     missing = {"path", "artist", "split"} - set(split.columns)
     if missing:
         raise ValueError(f"{split_csv} is not a run's split.csv: no column(s) {sorted(missing)}")
-    val = split.loc[split["split"] == "val", ["path", "artist"]].reset_index(drop=True)
-    if val.empty:
-        raise ValueError(f"{split_csv} has no validation rows")
-    return Discovery(root=Path(split_csv).parent, layout="split", index=val)
+    rows = split.loc[split["split"] == part, ["path", "artist"]].reset_index(drop=True)
+    if rows.empty:
+        hint = " (the run was split without one: --data.test_fraction=0)" if part == "test" else ""
+        raise ValueError(f"{split_csv} has no {PART_NAMES[part]} part{hint}")
+    return Discovery(root=Path(split_csv).parent, layout="split", index=rows)
+
+
+def validation_part(split_csv) -> Discovery:
+    """The `val` rows of a run's split.csv: what picks checkpoints, views and thresholds."""
+    return split_part(split_csv, "val")
 
 
 def artist_labels(names: pd.Series, artists: list[str]) -> pd.Series:
@@ -73,8 +84,8 @@ def known_probabilities(model, meta: dict, found: Discovery, labels: pd.Series,
 
 
 def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int = 64, split=None,
-             views=("plain",)) -> dict:
-    """Score `ckpt` on every painting under `data`, or on the validation part of `split`.
+             views=("plain",), part: str = "val") -> dict:
+    """Score `ckpt` on every painting under `data`, or on the `part` (`val` or `test`) of `split`.
 
     Returns top1, top2, macro_f1, n_images, n_skipped, n_unknown_artist, unknown_artists,
     open_set (when paintings by unknown artists are present: `open_set_evaluation`), per_artist (precision, recall, f1, support) and confusion (artist names and matrix).
@@ -83,7 +94,7 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
         raise ValueError("give either data (a folder or manifest) or split (a run's split.csv)")
     model, meta = load_model(ckpt)
     artists = meta["artists"]
-    found = discover(data) if split is None else validation_part(split)
+    found = discover(data) if split is None else split_part(split, part)
     labels = artist_labels(found.index["artist"], artists)
     if not (labels >= 0).any():
         raise CheckpointMismatchError(
@@ -102,7 +113,7 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
     unknown_store = unknown_paintings(meta, found, labels, cache_dir)
     result = {
         "checkpoint": str(ckpt),
-        "data": str(data if split is None else f"{split} (validation part)"),
+        "data": str(data if split is None else f"{split} ({PART_NAMES[part]} part)"),
         "views": list(views),
         "top1": float(MulticlassAccuracy(k, top_k=1, average="micro")(probs, target)),
         "top2": float(MulticlassAccuracy(k, top_k=min(2, k), average="micro")(probs, target)),

@@ -68,12 +68,14 @@ def plot_confusion(matrix, artists: list[str], path: Path, title: str = "") -> N
 
 
 def plot_data_overview(split, sizes, path: Path) -> None:
-    """Paintings per artist in train and val, and a scatter of original image sizes."""
+    """Paintings per artist in train, val (and test), and a scatter of original image sizes."""
     counts = split.groupby(["artist", "split"]).size().unstack(fill_value=0)
     counts = counts.loc[counts.sum(axis=1).sort_values().index]
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, max(4.0, 0.22 * len(counts) + 1.5)))
     left.barh(counts.index, counts.get("train", 0), label="train")
     left.barh(counts.index, counts.get("val", 0), left=counts.get("train", 0), label="val")
+    if "test" in counts:
+        left.barh(counts.index, counts["test"], left=counts.get("train", 0) + counts.get("val", 0), label="test")
     left.set_xlabel("paintings")
     left.tick_params(axis="y", labelsize=7)
     left.legend()

@@ -25,9 +25,11 @@ def write_run_report(run_dir: Path) -> Path:
     if split_path.is_file():
         split = pd.read_csv(split_path)
         counts = split["split"].value_counts()
+        test = (f", and {counts['test']} test paintings that nothing in training looks at "
+                f"(`make evaluate SPLIT={split_path} PART=test`)" if counts.get("test", 0) else "")
         lines += [f"{split['artist'].nunique()} artists, {counts.get('train', 0)} training and "
-                  f"{counts.get('val', 0)} validation paintings (the same validation set in every stage). "
-                  "Skipped files, if any, are listed in `data_report.csv`.", ""]
+                  f"{counts.get('val', 0)} validation paintings (the same validation set in every stage){test}. "
+                  "Skipped files and near-duplicate groups, if any, are listed in `data_report.csv`.", ""]
     lines += ["## Validation results per stage", "", *_table(summary), "",
               "Macro-F1 weighs every artist equally; top-k counts a painting right when its artist is "
               "among the k most probable.", ""]

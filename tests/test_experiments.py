@@ -50,9 +50,9 @@ def test_class_weights_are_inverse_frequencies(tmp_path):
     data = make_collection(tmp_path / "d", {"Claude_Monet": 20, "Edgar_Degas": 10, "Paul_Gauguin": 5})
     dm = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(data)))
     counts = dm.class_counts
-    assert counts == [16, 8, 4]  # training paintings after the 80/20 split
+    assert counts == [14, 7, 3]  # training paintings after 20% validation and 10% test
     weights = class_weights(counts, 3)
-    expected = torch.tensor([28 / (3 * 16), 28 / (3 * 8), 28 / (3 * 4)])
+    expected = torch.tensor([24 / (3 * 14), 24 / (3 * 7), 24 / (3 * 3)])
     assert torch.allclose(weights, expected)
     model = ArtistClassifier(**tiny_model_kwargs(num_classes=3, class_weighted_loss=True, class_counts=counts))
     assert torch.allclose(model.class_weights, expected)

@@ -49,7 +49,7 @@ def test_unreadable_files_are_reported(tmp_path, base, name, content, reason):
     (folder(base) / name).write_bytes(content)
     dm, reasons = build(tmp_path, base)
     assert reasons == {name: reason}
-    assert len(dm.datasets["train"]) + len(dm.datasets["val"]) == 12
+    assert sum(len(part) for part in dm.datasets.values()) == 12
 
 
 def test_truncated_jpeg_fails_at_decoding_and_is_reported(tmp_path, base):
@@ -57,7 +57,7 @@ def test_truncated_jpeg_fails_at_decoding_and_is_reported(tmp_path, base):
     (folder(base) / "Claude_Monet_1.jpg").write_bytes(data[: len(data) * 2 // 3])  # header intact
     dm, reasons = build(tmp_path, base)
     assert reasons == {"Claude_Monet_1.jpg": "decode_failed"}
-    assert len(dm.datasets["train"]) + len(dm.datasets["val"]) == 11
+    assert sum(len(part) for part in dm.datasets.values()) == 11
 
 
 @pytest.mark.parametrize("mode,fmt,extra", [
@@ -69,7 +69,7 @@ def test_odd_modes_are_used_not_skipped(tmp_path, base, mode, fmt, extra):
     image.save(folder(base) / f"odd.{fmt.lower()}", format=fmt, **extra)
     dm, reasons = build(tmp_path, base)
     assert reasons == {}
-    assert len(dm.datasets["train"]) + len(dm.datasets["val"]) == 13
+    assert sum(len(part) for part in dm.datasets.values()) == 13
 
 
 def test_decompression_bomb_is_skipped_without_lifting_the_limit(tmp_path, base, monkeypatch):
@@ -89,7 +89,7 @@ def test_file_removed_after_indexing_is_counted_and_training_goes_on(tmp_path, b
     dm.setup("fit")
     report = pd.read_csv(tmp_path / "run" / "data_report.csv")
     assert report["reason"].tolist() == ["decode_failed"] and "FileNotFoundError" in report["detail"][0]
-    assert len(dm.datasets["train"]) + len(dm.datasets["val"]) == 11
+    assert sum(len(part) for part in dm.datasets.values()) == 11
     next(iter(dm.train_dataloader()))
 
 

@@ -175,3 +175,20 @@ def test_metrics_json_round_trips_with_one_line_per_epoch(tmp_path):
     for other in ({"history": history}, {"stage": "s", "history": []}, {}):
         atomic_write_json(tmp_path / "other.json", other)
         assert json.loads((tmp_path / "other.json").read_text()) == other
+
+
+def test_time_to_accuracy_chains_the_stages_on_the_wall_clock(tmp_path):
+    from reports.time_to_accuracy import curve, main, minutes_to_reach
+    run = tmp_path / "run"
+    histories = {"stage1": [(60, 0.2), (120, 0.5), (180, 0.4)], "stage2": [(30, 0.6)], "stage3": [(90, 0.55), (180, 0.65)]}
+    for stage, epochs in histories.items():
+        (run / stage).mkdir(parents=True)
+        history = [{"epoch": i, "wall_s": wall, "val_macro_f1": f1} for i, (wall, f1) in enumerate(epochs)]
+        (run / stage / "metrics.json").write_text(json.dumps({"stage": stage, "history": history}))
+    minutes, best, estimated = curve(run)
+    # stage 2 starts where stage 1 ended (3 min), stage 3 where stage 2 ended (3.5 min)
+    assert minutes == pytest.approx([1, 2, 3, 3.5, 5, 6.5]) and not estimated
+    assert best == [0.2, 0.5, 0.5, 0.6, 0.55, 0.65]  # each stage's running best, as its best.ckpt holds
+    assert minutes_to_reach(run, 0.6) == pytest.approx(3.5) and minutes_to_reach(run, 0.9) is None
+    main([f"{run}=new", "--out", str(tmp_path / "tta.png")])
+    assert (tmp_path / "tta.png").stat().st_size > 0

@@ -233,22 +233,28 @@ def lightning_subcommand(tmp, subcommand: str, stage: str = "stage3") -> subproc
     return subprocess.run(args, cwd=REPO, capture_output=True, text=True, env=subprocess_env(), timeout=300)
 
 
-def test_lightning_test_and_predict_score_the_held_out_part(three_stage_run):
+def test_lightning_test_and_predict_score_the_test_part(three_stage_run, tmp_path):
     tmp, _, _ = three_stage_run
-    stage = tmp / "runs" / "t" / "stage3"
-    logged = json.loads((stage / "metrics.json").read_text())
-    split = pd.read_csv(tmp / "runs" / "t" / "split.csv")
+    run = tmp / "runs" / "t"
+    stage = run / "stage3"
+    split = pd.read_csv(run / "split.csv")
+    test_paths = sorted(split.loc[split["split"] == "test", "path"])
+    assert len(test_paths) == 3 and not set(test_paths) & set(split.loc[split["split"] != "test", "path"])
     result = lightning_subcommand(tmp, "test")
     assert result.returncode == 0, result.stderr[-3000:]
     scored = json.loads((stage / "test.json").read_text())
-    assert scored["part"] == "val" and scored["n_images"] == (split["split"] == "val").sum()
+    assert scored["part"] == "test" and scored["n_images"] == len(test_paths)
+    # The same paintings scored by `make evaluate PART=test` in one pass: the same numbers.
+    evaluated = make_evaluate(tmp_path, f"CKPT={stage / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}", "PART=test",
+                              "VIEWS=plain")
+    assert evaluated["n_images"] == len(test_paths) and "test part" in evaluated["data"]
     for metric in ("top1", "top2", "macro_f1"):
-        assert scored[metric] == pytest.approx(logged[metric], abs=6e-5), metric
+        assert scored[metric] == pytest.approx(evaluated[metric], abs=6e-5), metric
     result = lightning_subcommand(tmp, "predict")
     assert result.returncode == 0, result.stderr[-3000:]
     predictions = pd.read_csv(stage / "predictions.csv")
-    assert sorted(predictions["path"]) == sorted(split.loc[split["split"] == "val", "path"])
-    assert (predictions["artist_1"] == predictions["artist"]).mean() == pytest.approx(logged["top1"], abs=1e-6)
+    assert sorted(predictions["path"]) == test_paths
+    assert (predictions["artist_1"] == predictions["artist"]).mean() == pytest.approx(scored["top1"], abs=6e-5)
     assert set(predictions["answer"]) <= set(predictions["artist_1"]) | {"unknown artist"}
     assert (stage / "logs" / "metrics.csv").stat().st_size > 0  # the training logs are left alone
 
