@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, Timer
-from pytorch_lightning.utilities import rank_zero_only
 
 from fileio import atomic_write_json
 from reports.wandb_media import wandb_loggers
@@ -44,6 +44,19 @@ def stop_reason(trainer: pl.Trainer, pl_module: pl.LightningModule) -> str:
     if trainer.max_steps is not None and 0 <= trainer.max_steps <= trainer.global_step:
         return "max_steps"
     return "interrupted" if trainer.interrupted else "other"
+
+
+def rank_states(trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[dict]:
+    """Each process's epoch, learning rate and parameter checksum at the end of the stage, gathered
+    from every rank: under DDP they must be equal (the same schedule and stop on synced metrics)."""
+    lr = [group["lr"] for group in trainer.optimizers[0].param_groups] if trainer.optimizers else []
+    checksum = float(sum(p.detach().double().sum() for p in pl_module.parameters()).item())
+    state = {"epoch": trainer.current_epoch, "lr": lr, "parameter_checksum": round(checksum, 6)}
+    if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+        states: list = [None] * trainer.world_size
+        torch.distributed.all_gather_object(states, state)
+        return states
+    return [state]
 
 
 class StageHistory(Callback):
@@ -91,8 +104,13 @@ class StageHistory(Callback):
             record["val_confusion"] = confusion.tolist()  # rows: true artist, columns: predicted
         self.history.append(record)
 
-    @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Every rank, so the gather below cannot hang; then rank 0 alone writes.
+        ranks = rank_states(trainer, pl_module)
+        if trainer.is_global_zero:
+            self._write(trainer, pl_module, ranks)
+
+    def _write(self, trainer: pl.Trainer, pl_module: pl.LightningModule, ranks: list[dict]) -> None:
         checkpoint = best_checkpoint_callback(trainer)
         if not self.history or checkpoint is None:
             return
@@ -106,6 +124,9 @@ class StageHistory(Callback):
             "best_epoch": best["epoch"],
             "epochs": len(self.history),
             "stopped_by": stop_reason(trainer, pl_module),
+            "world_size": trainer.world_size,
+            "ranks_agree": all(r == ranks[0] for r in ranks[1:]),
+            "ranks": ranks,
             "wall_s": self.history[-1].get("wall_s"),
             "best_checkpoint": shown_path(stage_dir / "best.ckpt"),
             "history": self.history,

@@ -1,0 +1,68 @@
+"""Two nodes on one host: `torchrun --nnodes=2` (gloo, CPU) runs the three stages, and the ranks agree."""
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers.paintings import make_collection
+from tests.helpers.runs import REPO, TINY, subprocess_env
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def two_nodes(tmp_path, stage: int, extra: list[str]) -> list[subprocess.CompletedProcess]:
+    """One torchrun per node, only --node_rank differs; both must exit within the time limit."""
+    # torchrun's own options claim `--run`: the run's name comes in a config file instead.
+    (tmp_path / "run.yaml").write_text("run: two\n")
+    port = free_port()
+    args = [*TINY, f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}",
+            "--trainer.num_nodes=2", "--trainer.devices=1", "--trainer.strategy=ddp", *extra]
+    env = {**subprocess_env(), "OMP_NUM_THREADS": "1"}
+    nodes = [subprocess.Popen([*TORCHRUN, "--nnodes=2", "--nproc_per_node=1", f"--node_rank={rank}",
+                               "--master_addr=127.0.0.1", f"--master_port={port}", "-m", "artist_cli.train", "fit",
+                               "--preset", "default", "--config", f"configs/stage{stage}.yaml",
+                               "--config", str(tmp_path / "run.yaml"), "--data.root", str(tmp_path / "data"), *args],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for rank in (0, 1)]
+    results = []
+    for node in nodes:
+        try:
+            out, _ = node.communicate(timeout=420)
+        except subprocess.TimeoutExpired:
+            for other in nodes:
+                other.kill()
+            pytest.fail(f"stage {stage} did not finish on two nodes within the time limit")
+        results.append(subprocess.CompletedProcess(node.args, node.returncode, out, ""))
+    return results
+
+
+@pytest.mark.slow
+def test_three_stages_on_two_nodes_agree_and_write_one_set_of_outputs(tmp_path):
+    make_collection(tmp_path / "data", {"Claude_Monet": 12, "Edgar_Degas": 12, "Paul_Gauguin": 12})
+    run = tmp_path / "runs" / "two"
+    # A patience of one epoch: the plateau schedule must act (and act the same on both ranks).
+    stage_args = {1: ["--trainer.max_epochs=4", "--model.lr_patience=1"], 2: [], 3: []}
+    for stage, extra in stage_args.items():
+        results = two_nodes(tmp_path, stage, extra)
+        for rank, result in enumerate(results):
+            assert result.returncode == 0, f"stage {stage}, node {rank}:\n{result.stdout[-3000:]}"
+        metrics = json.loads((run / f"stage{stage}" / "metrics.json").read_text())
+        assert metrics["world_size"] == 2 and len(metrics["ranks"]) == 2
+        assert metrics["ranks_agree"], metrics["ranks"]  # same epoch, learning rate and weights everywhere
+        assert sorted(p.name for p in (run / f"stage{stage}").glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
+    history = json.loads((run / "stage1" / "metrics.json").read_text())["history"]
+    assert history[-1]["lr"][0] < history[0]["lr"][0], "the LR never dropped"
+    # One set of outputs: one split, one report, no second logger version, no half-written file.
+    assert sorted(p.name for p in run.iterdir() if p.is_file()) == sorted(
+        ["split.csv", "split.json", "data_report.csv", "summary.json", "report.md",
+         "data_overview.png", "augmentation_preview.png"])
+    assert not list(run.rglob("*.tmp")) and not list(run.rglob("version_1"))
+    assert sorted(json.loads((run / "summary.json").read_text())) == ["stage1", "stage2", "stage3"]
