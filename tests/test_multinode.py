@@ -44,9 +44,18 @@ def two_nodes(tmp_path, stage: int, extra: list[str]) -> list[subprocess.Complet
     return results
 
 
+def evaluate_in_one_process(tmp_path, ckpt, split) -> dict:
+    out = tmp_path / "single.json"
+    result = subprocess.run(["make", "evaluate", f"CKPT={ckpt}", f"SPLIT={split}", "VIEWS=plain", f"OUT={out}"],
+                            cwd=REPO, capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
 @pytest.mark.slow
 def test_three_stages_on_two_nodes_agree_and_write_one_set_of_outputs(tmp_path):
-    make_collection(tmp_path / "data", {"Claude_Monet": 12, "Edgar_Degas": 12, "Paul_Gauguin": 12})
+    # 7 validation paintings: ranks get 4 and 3, none repeated (a padded sampler would score one twice).
+    make_collection(tmp_path / "data", {"Claude_Monet": 12, "Edgar_Degas": 12, "Paul_Gauguin": 13})
     run = tmp_path / "runs" / "two"
     # A patience of one epoch: the plateau schedule must act (and act the same on both ranks).
     stage_args = {1: ["--trainer.max_epochs=4", "--model.lr_patience=1"], 2: [], 3: []}
@@ -58,6 +67,12 @@ def test_three_stages_on_two_nodes_agree_and_write_one_set_of_outputs(tmp_path):
         assert metrics["world_size"] == 2 and len(metrics["ranks"]) == 2
         assert metrics["ranks_agree"], metrics["ranks"]  # same epoch, learning rate and weights everywhere
         assert sorted(p.name for p in (run / f"stage{stage}").glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
+        # The metrics the two ranks synced (and picked best.ckpt by) are those of one process
+        # scoring best.ckpt on the same validation paintings (the report rounds to 4 digits).
+        single = evaluate_in_one_process(tmp_path, run / f"stage{stage}" / "best.ckpt", run / "split.csv")
+        assert single["n_images"] == 7
+        for metric in ("top1", "top2", "macro_f1"):
+            assert metrics[metric] == pytest.approx(single[metric], abs=6e-5), (stage, metric)
     history = json.loads((run / "stage1" / "metrics.json").read_text())["history"]
     assert history[-1]["lr"][0] < history[0]["lr"][0], "the LR never dropped"
     # One set of outputs: one split, one report, no second logger version, no half-written file.

@@ -121,7 +121,8 @@ def test_wandb_offline_run_is_readable(tmp_path):
     env.pop("WANDB_MODE")
     env.update(WANDB_API_KEY="", HOME=str(tmp_path), NETRC=str(tmp_path / "none"))
     args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}",
-                            "--trainer.log_every_n_steps=1"])  # 2 steps per epoch: log the lr at each
+                            "--trainer.log_every_n_steps=1",  # 2 steps per epoch: log the lr at each
+                            "--model.lr=0.0"])  # no gain after epoch 0: the best epoch is not the last
     result = subprocess.run(["make", "stage1", f"DATA={data}", "RUN=wb", f"ARGS={args}"], cwd=REPO,
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -138,6 +139,7 @@ def test_wandb_offline_run_is_readable(tmp_path):
     assert summary["config"]["model"]["backbone"] == "efficientnet_lite0"
     assert summary["config"]["run"] == "wb" and summary["config"]["stage"] == "stage1"
     best = json.loads((tmp_path / "runs" / "wb" / "stage1" / "metrics.json").read_text())
+    assert best["best_epoch"] == 0 and best["history"][-1]["val_loss"] != best["loss"]
     for metric in ("macro_f1", "top1", "top2", "loss"):  # the best epoch's, not the last one's
         assert summary["summary"][f"val/{metric}"] == pytest.approx(best[metric], abs=1e-6), metric
     assert summary["summary"]["best_epoch"] == best["best_epoch"]
