@@ -32,7 +32,7 @@ from datamodules.split import PARAMS_NAME
 from lightning_modules import ArtistClassifier
 from lightning_modules.backbones import WeightsNotFoundError
 from fileio import atomic_write_json, atomic_write_text
-from inference.open_set import META_KEY, open_set_score, threshold_for
+from inference.predictor import Predictor
 from lightning_modules.checkpoints import CheckpointMismatchError, NotACheckpointError, init_weights_from, read_checkpoint
 from lightning_modules.classifier import CHECKPOINT_KEY
 
@@ -95,20 +95,16 @@ def settings_differences(saved_config: Path, asked: dict) -> list[str]:
             for key in sorted(set(saved) & set(asked)) if saved[key] != asked[key]]
 
 
-def prediction_table(split: pd.DataFrame, rows: torch.Tensor, logits: torch.Tensor, meta: dict, k: int = 3):
+def prediction_table(split: pd.DataFrame, rows: torch.Tensor, logits: torch.Tensor, predictor: Predictor,
+                     k: int = 3) -> pd.DataFrame:
     """path, artist, answer (the top artist, or "unknown artist" below the one-pass open-set
-    threshold), artist_1, p_1, ... for the split's `rows`."""
-    artists, probs = meta["artists"], logits.softmax(dim=1)
-    calibration = meta.get(META_KEY)
-    threshold = threshold_for(calibration, ["plain"])
-    unknown = (open_set_score(calibration["score"], logits) < threshold) if threshold is not None \
-        else torch.zeros(len(rows), dtype=torch.bool)
-    values, labels = probs.topk(min(k, len(artists)), dim=1)
+    threshold), artist_1, p_1, ... for the split's `rows`: the API's answers to one-pass logits."""
+    answers = predictor.answers(logits[None], ["plain"], top_k=k)
     table = split.loc[rows.tolist(), ["path", "artist"]].reset_index(drop=True)
-    table["answer"] = ["unknown artist" if u else artists[int(i)] for u, i in zip(unknown, labels[:, 0])]
-    for rank in range(labels.shape[1]):
-        table[f"artist_{rank + 1}"] = [artists[int(i)] for i in labels[:, rank]]
-        table[f"p_{rank + 1}"] = [round(float(v), 6) for v in values[:, rank]]
+    table["answer"] = [answer.artist or "unknown artist" for answer in answers]
+    for rank in range(min(k, len(predictor.artists))):
+        table[f"artist_{rank + 1}"] = [answer.ranked[rank][0] for answer in answers]
+        table[f"p_{rank + 1}"] = [round(answer.ranked[rank][1], 6) for answer in answers]
     return table
 
 
@@ -282,7 +278,7 @@ class ArtistCLI(LightningCLI):
         outputs = self.trainer.predict_loop.predictions
         meta = read_checkpoint(config.ckpt_path)[CHECKPOINT_KEY]
         table = prediction_table(datamodule.split, torch.cat([o["rows"] for o in outputs]),
-                                 torch.cat([o["logits"] for o in outputs]), meta)
+                                 torch.cat([o["logits"] for o in outputs]), Predictor(self.model, meta))
         out = Path(config.ckpt_path).with_name("predictions.csv")
         atomic_write_text(out, table.assign(part=datamodule.held_out_part).to_csv(index=False))
         print(f"[{config.stage}] {len(table)} predictions of the {datamodule.held_out_part} part -> {out}", flush=True)
