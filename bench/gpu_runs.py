@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from reports.time_to_accuracy import stage_metrics
+
 
 def run_speed(run: Path) -> dict:
     split = pd.read_csv(run / "split.csv")
     train = int((split["split"] == "train").sum())
     stages = {}
-    for metrics_path in sorted(run.glob("stage*/metrics.json")):
-        metrics = json.loads(metrics_path.read_text())
+    for metrics in stage_metrics(run).values():
         wall = metrics.get("wall_s") or metrics["history"][-1].get("wall_s")
         stages[metrics["stage"]] = {
             "epochs": metrics["epochs"], "stopped_by": metrics.get("stopped_by"), "wall_s": wall,

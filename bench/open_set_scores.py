@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from datamodules.decoding import resize_filter_of
 from datamodules.discovery import discover
 from datamodules.image_store import ImageStore
 from datamodules.split import stratified_split
@@ -78,22 +79,23 @@ def score_rows(known_logits, target, unknown_logits, label: str, features=None) 
     return rows
 
 
-def store_of(paths, size, resize_filter, cache_dir) -> ImageStore:
-    return ImageStore.open_or_build(list(paths), size, cache_dir, resize_filter=resize_filter)
-
-
 def pipeline(args) -> list[dict]:
     model, meta = load_model(args.ckpt)
     val = validation_part(args.split)
     val_labels = artist_labels(val.index["artist"], meta["artists"])
     everything = discover(args.data).index
     others = everything[artist_labels(everything["artist"], meta["artists"]) < 0]
-    known_store = store_of(val.index["path"], meta["image_size"], meta.get("resize_filter", "bilinear"), args.cache_dir)
-    unknown_store = store_of(others["path"], meta["image_size"], meta.get("resize_filter", "bilinear"), args.cache_dir)
+
+    def store_of(paths) -> ImageStore:  # decoded as the checkpoint's loader decodes
+        return ImageStore.open_or_build(list(paths), meta["image_size"], args.cache_dir,
+                                        resize_filter=resize_filter_of(meta))
+
+    known_store = store_of(val.index["path"])
+    unknown_store = store_of(others["path"])
     target = torch.tensor(val_labels.to_numpy())[torch.from_numpy(known_store.ok)]
     split = pd.read_csv(args.split)
     train = split[split["split"] == "train"]
-    train_store = store_of(train["path"], meta["image_size"], meta.get("resize_filter", "bilinear"), args.cache_dir)
+    train_store = store_of(train["path"])
     train_labels = torch.tensor(artist_labels(train["artist"], meta["artists"]).to_numpy())[torch.from_numpy(train_store.ok)]
     features = (pooled(model, train_store.pixels[train_store.ok]), train_labels,
                 pooled(model, known_store.pixels[known_store.ok]), pooled(model, unknown_store.pixels[unknown_store.ok]))
@@ -118,7 +120,7 @@ def imagenet_features(paths, cache_dir, size: int = 128) -> torch.Tensor:
     """(N, 2, F) pooled ImageNet EfficientNet-Lite0 features of each painting and of its mirror image."""
     from lightning_modules import ArtistClassifier
     model = ArtistClassifier(backbone="efficientnet_lite0", pretrained=True, num_classes=2, image_size=size).eval()
-    store = store_of(paths, size, "lanczos", cache_dir)
+    store = ImageStore.open_or_build(list(paths), size, cache_dir, resize_filter="lanczos")
     out = []
     for start in range(0, len(paths), 64):
         batch = torch.from_numpy(store.pixels[start:start + 64].copy()).permute(0, 3, 1, 2)

@@ -46,12 +46,15 @@ def stop_reason(trainer: pl.Trainer, pl_module: pl.LightningModule) -> str:
     return "interrupted" if trainer.interrupted else "other"
 
 
+def learning_rates(trainer: pl.Trainer) -> list[float]:
+    return [group["lr"] for group in trainer.optimizers[0].param_groups] if trainer.optimizers else []
+
+
 def rank_states(trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[dict]:
     """Each process's epoch, learning rate and parameter checksum at the end of the stage, gathered
     from every rank: under DDP they must be equal (the same schedule and stop on synced metrics)."""
-    lr = [group["lr"] for group in trainer.optimizers[0].param_groups] if trainer.optimizers else []
     checksum = float(sum(p.detach().double().sum() for p in pl_module.parameters()).item())
-    state = {"epoch": trainer.current_epoch, "lr": lr, "parameter_checksum": round(checksum, 6)}
+    state = {"epoch": trainer.current_epoch, "lr": learning_rates(trainer), "parameter_checksum": round(checksum, 6)}
     if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
         states: list = [None] * trainer.world_size
         torch.distributed.all_gather_object(states, state)
@@ -96,7 +99,7 @@ class StageHistory(Callback):
             for part in ("val", "train"):
                 if f"{part}/{name}" in logged:
                     record[f"{part}_{name}"] = float(logged[f"{part}/{name}"])
-        record["lr"] = [group["lr"] for group in trainer.optimizers[0].param_groups] if trainer.optimizers else []
+        record["lr"] = learning_rates(trainer)
         if self._started is not None:
             record["wall_s"] = round(time.perf_counter() - self._started, 2)
         confusion = getattr(pl_module, "last_confusion", None)
