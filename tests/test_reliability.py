@@ -174,6 +174,17 @@ def test_stage_ends_when_the_learning_rate_would_fall_below_its_floor(tmp_path, 
     assert 0 < metrics["history"][0]["wall_s"] < metrics["history"][1]["wall_s"] == metrics["wall_s"]
 
 
+def test_cosine_schedule_peaks_after_its_warm_up_and_ends_at_min_lr_on_the_last_epoch(tmp_path, collection):
+    result = make_stage(tmp_path, collection, "c", ["--trainer.max_epochs=3", "--model.schedule=cosine",
+                                                    "--model.lr=1e-3", "--model.min_lr=1e-6",
+                                                    "--model.warmup_epochs=1"])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    metrics = json.loads((tmp_path / "runs" / "c" / "stage1" / "metrics.json").read_text())
+    lrs = [record["lr"][0] for record in metrics["history"]]  # after each epoch's last step
+    assert lrs == pytest.approx([1e-3, 1e-6 + (1e-3 - 1e-6) / 2, 1e-6], rel=1e-6)
+    assert metrics["stopped_by"] == "max_epochs"
+
+
 @pytest.mark.slow
 def test_sigkill_mid_stage_then_rerun_resumes_and_finishes(tmp_path):
     data = make_collection(tmp_path / "data", {"Claude_Monet": 16, "Edgar_Degas": 16, "Paul_Gauguin": 16},

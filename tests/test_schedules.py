@@ -32,3 +32,35 @@ def test_no_floor_is_plain_reduce_on_plateau_and_the_flag_survives_a_resume():
     resumed_optimizer, resumed = plateau(1e-6)
     resumed.load_state_dict(scheduler.state_dict())
     assert resumed.below_floor
+
+
+def test_warmup_cosine_rises_to_the_lr_then_falls_to_its_end_at_the_last_step():
+    from lightning_modules.schedules import warmup_cosine
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=3e-4)
+    scheduler = warmup_cosine(optimizer, total_steps=100, warmup_steps=10, end_lr=1e-6)
+    lrs = []
+    for _ in range(100):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    lrs.append(optimizer.param_groups[0]["lr"])
+    assert abs(lrs[0] - 3e-5) < 1e-12, "warm-up starts at a tenth of the LR"
+    assert lrs[:11] == sorted(lrs[:11]) and abs(lrs[10] - 3e-4) < 1e-12
+    assert lrs[10:] == sorted(lrs[10:], reverse=True), "after the warm-up the LR only falls"
+    assert abs(lrs[55] - (1e-6 + (3e-4 - 1e-6) / 2)) < 1e-9, "half way down at the middle of the cosine"
+    assert abs(lrs[100] - 1e-6) < 1e-12
+    # A resumed stage continues where it stopped, built in Lightning's order: optimiser and schedule
+    # fresh from the config, then both states loaded from the checkpoint.
+    resumed_optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=3e-4)
+    resumed = warmup_cosine(resumed_optimizer, 100, 10, 1e-6)
+    partial_optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=3e-4)
+    partial = warmup_cosine(partial_optimizer, 100, 10, 1e-6)
+    for _ in range(40):
+        partial_optimizer.step()
+        partial.step()
+    resumed_optimizer.load_state_dict(partial_optimizer.state_dict())
+    resumed.load_state_dict(partial.state_dict())
+    assert abs(resumed_optimizer.param_groups[0]["lr"] - lrs[40]) < 1e-12
+    resumed_optimizer.step()
+    resumed.step()
+    assert abs(resumed_optimizer.param_groups[0]["lr"] - lrs[41]) < 1e-12
