@@ -20,6 +20,7 @@ from datamodules.discovery import Discovery, discover
 from datamodules.image_store import ImageStore
 from inference.open_set import META_KEY, open_set_report, open_set_score, threshold_for
 from lightning_modules.checkpoints import CheckpointMismatchError, describe_difference, load_model
+from lightning_modules.metrics import macro_f1_sampling_error
 from transforms.views import view_logits
 
 
@@ -110,6 +111,7 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
         f1=MulticlassF1Score(k, average="none")(probs, target),
     )
     support = torch.bincount(target, minlength=k)
+    confusion = MulticlassConfusionMatrix(k)(probs, target)
     unknown_store = unknown_paintings(meta, found, labels, cache_dir)
     result = {
         "checkpoint": str(ckpt),
@@ -118,6 +120,8 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
         "top1": float(MulticlassAccuracy(k, top_k=1, average="micro")(probs, target)),
         "top2": float(MulticlassAccuracy(k, top_k=min(2, k), average="micro")(probs, target)),
         "macro_f1": float(MulticlassF1Score(k, average="macro")(probs, target)),
+        # How far another draw of as many paintings could move it (a bootstrap over paintings).
+        "macro_f1_sampling_error": macro_f1_sampling_error(confusion),
         "n_images": int(len(target)),
         "n_skipped": len(found.skipped) + len(store.failed) + (len(unknown_store.failed) if unknown_store else 0),
         "n_unknown_artist": int((labels < 0).sum()),
@@ -131,7 +135,7 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
                "f1": float(per_class["f1"][i]), "support": int(support[i])}
         for i, name in enumerate(artists)
     }
-    result["confusion"] = {"artists": artists, "matrix": MulticlassConfusionMatrix(k)(probs, target).tolist()}
+    result["confusion"] = {"artists": artists, "matrix": confusion.tolist()}
     return result
 
 
@@ -181,7 +185,9 @@ def report_json(report: dict) -> str:
 
 def summary_line(report: dict) -> str:
     """One line for a terminal: the metrics, the counts and, with unknown artists, the open-set numbers."""
-    line = (f"top-1 {report['top1']:.3f}  top-2 {report['top2']:.3f}  macro-F1 {report['macro_f1']:.3f}  "
+    error = report.get("macro_f1_sampling_error")
+    spread = f" ±{error['std']:.3f}" if error else ""
+    line = (f"top-1 {report['top1']:.3f}  top-2 {report['top2']:.3f}  macro-F1 {report['macro_f1']:.3f}{spread}  "
             f"n {report['n_images']}  skipped {report['n_skipped']}  unknown-artist paintings "
             f"{report['n_unknown_artist']}  (views {','.join(report['views'])})")
     open_set = report.get("open_set")

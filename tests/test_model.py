@@ -77,6 +77,24 @@ def test_top2_and_macro_f1_equal_hand_computed_values():
     assert values["val/macro_f1"] == pytest.approx((2 / 3 + 0 + 1 / 2) / 3)
 
 
+def test_macro_f1_of_a_confusion_matrix_and_its_sampling_error():
+    from lightning_modules.metrics import macro_f1_of_confusions, macro_f1_sampling_error
+    # The hand-computed case above (predictions 0,1,2,0,2), plus an artist with no paintings and no
+    # answers, which the macro average leaves out as torchmetrics does.
+    confusion = torch.tensor([[1, 0, 0, 0], [1, 0, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]])
+    assert float(macro_f1_of_confusions(confusion)) == pytest.approx((2 / 3 + 0 + 1 / 2) / 3)
+    # The bootstrap spread of a macro-F1 shrinks as 1/sqrt(paintings): 4x the paintings, half of it.
+    generator = torch.Generator().manual_seed(1)
+    target = torch.randint(0, 5, (400,), generator=generator)
+    answers = torch.where(torch.rand(400, generator=generator) < 0.7, target, torch.randint(0, 5, (400,), generator=generator))
+    small = torch.zeros(5, 5, dtype=torch.long).index_put_((target, answers), torch.ones(400, dtype=torch.long), accumulate=True)
+    error, error_4x = macro_f1_sampling_error(small), macro_f1_sampling_error(small * 4)
+    assert 0.015 < error["std"] < 0.035  # binomial: sqrt(0.7 * 0.3 / 400) = 0.023 for accuracy
+    assert error_4x["std"] == pytest.approx(error["std"] / 2, rel=0.15)
+    low, high = error["interval_95"]
+    assert low < float(macro_f1_of_confusions(small)) < high
+
+
 def test_top2_stays_separate_from_top1_when_the_first_batch_agrees():
     metrics = classification_metrics(3, "val/")
     # first batch: every prediction right, so top-1 and top-2 states are identical

@@ -57,8 +57,9 @@ def test_three_stages_on_two_nodes_agree_and_write_one_set_of_outputs(tmp_path):
     # 7 validation paintings: ranks get 4 and 3, none repeated (a padded sampler would score one twice).
     make_collection(tmp_path / "data", {"Claude_Monet": 12, "Edgar_Degas": 12, "Paul_Gauguin": 13})
     run = tmp_path / "runs" / "two"
-    # A patience of one epoch: the plateau schedule must act (and act the same on both ranks).
-    stage_args = {1: ["--trainer.max_epochs=4", "--model.lr_patience=1"], 2: [], 3: []}
+    # The plateau schedule with a patience of one epoch: it must act, on the synced metric, the same
+    # on both ranks (the default's stage-1 cosine would drop the LR whatever the metric said).
+    stage_args = {1: ["--trainer.max_epochs=4", "--model.lr_patience=1", "--model.schedule=plateau"], 2: [], 3: []}
     for stage, extra in stage_args.items():
         results = two_nodes(tmp_path, stage, extra)
         for rank, result in enumerate(results):

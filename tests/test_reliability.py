@@ -166,7 +166,8 @@ def test_stage_ends_when_the_learning_rate_would_fall_below_its_floor(tmp_path, 
     # lr 0: no epoch after the first improves; with a patience of one epoch the first plateau asks
     # for lr 0 * 0.1, below the floor, so the stage ends there instead of running to max_epochs.
     result = make_stage(tmp_path, collection, "f", ["--trainer.max_epochs=6", "--model.lr=0.0",
-                                                    "--model.min_lr=1e-9", "--model.lr_patience=1"])
+                                                    "--model.min_lr=1e-9", "--model.lr_patience=1",
+                                                    "--model.schedule=plateau"])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     metrics = json.loads((tmp_path / "runs" / "f" / "stage1" / "metrics.json").read_text())
     assert metrics["stopped_by"] == "lr_floor"
