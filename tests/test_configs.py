@@ -55,6 +55,16 @@ def test_presets_apply_in_order_where_the_option_stands(tmp_path, collection):
     assert cli.model.hparams.mix_prob == 0.0 and cli.model.hparams.label_smoothing == 0.1
 
 
+@pytest.mark.parametrize(("preset", "stage", "schedule", "lr"), [
+    ("default", "stage1", "cosine", 3e-4), ("default", "stage2", "plateau", 1e-4),
+    ("default", "stage3", "plateau", 1e-7), ("seed", "stage1", "plateau", 1e-4),
+    ("lite0-mix-plateau", "stage1", "plateau", 1e-4)])
+def test_each_stage_gets_its_schedule_whatever_the_preset_says_for_stage_1(tmp_path, collection, preset, stage,
+                                                                          schedule, lr):
+    hparams = build_cli(tmp_path, collection, "--preset", preset, "--config", f"configs/{stage}.yaml").model.hparams
+    assert (hparams.schedule, hparams.lr) == (schedule, pytest.approx(lr))
+
+
 def test_an_unknown_preset_names_the_choices(tmp_path, collection):
     result = subprocess.run([sys.executable, "-m", "artist_cli.train", "fit", "--preset", "default,fast"],
                             cwd=REPO, capture_output=True, text=True, env=subprocess_env(), timeout=120)
