@@ -56,9 +56,9 @@ def test_presets_apply_in_order_where_the_option_stands(tmp_path, collection):
 
 
 @pytest.mark.parametrize(("preset", "stage", "schedule", "lr"), [
-    ("default", "stage1", "cosine", 3e-4), ("default", "stage2", "plateau", 1e-4),
-    ("default", "stage3", "plateau", 1e-7), ("seed", "stage1", "plateau", 1e-4),
-    ("lite0-mix-plateau", "stage1", "plateau", 1e-4)])
+    ("default", "stage1", "plateau", 1e-4), ("seed", "stage1", "plateau", 1e-4),
+    ("default,cosine", "stage1", "cosine", 3e-4), ("default,cosine", "stage2", "plateau", 1e-4),
+    ("default,cosine", "stage3", "plateau", 1e-7)])
 def test_each_stage_gets_its_schedule_whatever_the_preset_says_for_stage_1(tmp_path, collection, preset, stage,
                                                                           schedule, lr):
     hparams = build_cli(tmp_path, collection, "--preset", preset, "--config", f"configs/{stage}.yaml").model.hparams
