@@ -12,7 +12,9 @@ weights (weights only: new optimiser, scheduler and early-stopping state).
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -39,6 +41,15 @@ from lightning_modules.classifier import CHECKPOINT_KEY
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 BASE_CONFIG = CONFIGS / "base.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+
+def keep_logged_metrics(log_dir: Path) -> None:
+    """Lightning's CSVLogger deletes an existing metrics.csv when it starts: before a resume, the
+    epochs logged so far move to metrics_before_resume_N.csv (N counts the resumes)."""
+    logged = log_dir / "metrics.csv"
+    n = len(list(log_dir.glob("metrics_before_resume_*.csv"))) + 1
+    with contextlib.suppress(FileNotFoundError):  # another DDP rank on this filesystem moved it first
+        os.replace(logged, log_dir / f"metrics_before_resume_{n}.csv")
 
 
 def preset_names() -> list[str]:
@@ -206,6 +217,7 @@ class ArtistCLI(LightningCLI):
             config.ckpt_path = str(stage_dir / "last.ckpt")
             self.resuming = True
             print(f"[{config.stage}] resuming the interrupted stage from {config.ckpt_path}", flush=True)
+            keep_logged_metrics(stage_dir / "logs")
 
     def before_instantiate_classes(self) -> None:
         config, stage_dir = self._config, self.stage_dir

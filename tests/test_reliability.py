@@ -210,6 +210,11 @@ def test_sigkill_mid_stage_then_rerun_resumes_and_finishes(tmp_path):
     assert [r["epoch"] for r in metrics["history"]] == list(range(12))
     walls = [r["wall_s"] for r in metrics["history"]]
     assert walls == sorted(walls) and walls[0] > 0
+    # Lightning's CSV logger starts a fresh metrics.csv: the epochs logged before the kill are kept beside it.
+    import pandas as pd
+    logs = stage / "logs"
+    before, after = pd.read_csv(logs / "metrics_before_resume_1.csv"), pd.read_csv(logs / "metrics.csv")
+    assert set(before["epoch"].dropna()) | set(after["epoch"].dropna()) == set(range(12))
     assert not list(stage.glob(".*.tmp"))
 
 
