@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from data_scaling import data_scaling  # bench/ is sys.path[0]: this file runs as a script
-from time_to_accuracy_bench import time_to_accuracy
+from time_to_accuracy_bench import table_rows, time_to_accuracy
 from callbacks import BackboneFreeze, FeatureCache
 from datamodules import PaintingsDataModule
 from lightning_modules import ArtistClassifier
@@ -212,7 +212,7 @@ def main() -> None:
         if args.data_scaling_only:
             results.update(data_scaling())
         elif args.time_to_accuracy_only:
-            results.update(time_to_accuracy(args.target, train_default=True))
+            results.update(time_to_accuracy(args.target))
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 add_answer_latency(results, Path(tmp))
@@ -268,7 +268,7 @@ def main() -> None:
                                                         / results[f"stage2_cached_epoch_s{suffix}"])
         if not args.skip_default_run:
             results["default_run_seconds"] = default_run_seconds()
-            results.update(time_to_accuracy(args.target))
+            results.update(time_to_accuracy(args.target, results["default_run_seconds"]))
         add_answer_latency(results, work)
     results.update(data_scaling())
     results["pipeline_vs_model_only"] = results["pipeline_img_s"] / results["model_only_img_s"]
@@ -299,18 +299,7 @@ def markdown_table(r: dict) -> str:
     if "default_run_seconds" in r:
         rows.append(("default `make stage1 stage2 stage3`", f"{r['default_run_seconds'] / 60:.1f} min", "target <= 10 min"))
     if "time_to_accuracy" in r:
-        tta = r["time_to_accuracy"]
-        seed_key = next(key for key in tta if key.startswith("seed ("))
-
-        def reached(part: dict) -> str:
-            if part["minutes_to_target"] is None:
-                return f"not reached in {part['training_minutes']:.1f} min (best {part['best_val_macro_f1']:.3f})"
-            return f"{part['minutes_to_target']:.1f} min (best {part['best_val_macro_f1']:.3f} after {part['training_minutes']:.1f})"
-        ratio = tta["seed_over_default"]
-        rows.append((f"time to validation macro-F1 {tta['target_val_macro_f1']:.2f}, embedded sample, default recipe",
-                     reached(tta["default"]), ""))
-        rows.append((f"the same, study's recipe (`PRESET=seed`, Lite0 at 128 px)", reached(tta[seed_key]),
-                     f"seed / default = {ratio:.2f}" if ratio else "no ratio: one run never reached it"))
+        rows += table_rows(r["time_to_accuracy"])
     for row in r.get("data_scaling", []):
         rows.append((f"data side for {row['paintings']:,} generated paintings of {row['artists']} artists "
                      "(discovery, split with near-duplicate hashes, decoded cache)",
