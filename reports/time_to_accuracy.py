@@ -4,8 +4,9 @@
 
 A run is a run folder (`stageN/metrics.json`) or a results folder (`stageN_metrics.json`). Each
 epoch's minutes come from its `wall_s` (recorded since 2026-11-30); for older runs give the
-measured seconds per epoch of each stage (`--epoch-seconds default-all49=stage1:83,stage2:14,stage3:84`):
-such curves are drawn dashed and labelled estimated. A stage's curve is its running best, the
+measured seconds per epoch of each stage (`--epoch-seconds default-all49=stage1:83,stage2:14,stage3:84`),
+which also replace a run's own times (a run that shared its cores or was paused): such curves are
+drawn dashed and labelled estimated. A stage's curve is its running best, the
 score its best.ckpt holds at that moment.
 """
 from __future__ import annotations
@@ -38,10 +39,10 @@ def curve(run: Path, epoch_seconds: dict[str, float] | None = None, metric: str 
     for stage, metrics in stage_metrics(run).items():
         running, end = float("-inf"), offset
         for i, record in enumerate(metrics["history"]):
-            if "wall_s" in record:
-                end = offset + record["wall_s"] / 60
-            elif epoch_seconds and stage in epoch_seconds:
+            if epoch_seconds and stage in epoch_seconds:  # given seconds beat recorded ones (e.g. a paused run)
                 end, estimated = offset + (i + 1) * epoch_seconds[stage] / 60, True
+            elif "wall_s" in record:
+                end = offset + record["wall_s"] / 60
             else:
                 raise ValueError(f"{run}: {stage} has no wall_s per epoch; pass --epoch-seconds for it")
             running = max(running, record.get(metric, float("-inf")))

@@ -192,5 +192,8 @@ def test_time_to_accuracy_chains_the_stages_on_the_wall_clock(tmp_path):
     assert minutes == pytest.approx([1, 2, 3, 3.5, 5, 6.5]) and not estimated
     assert best == [0.2, 0.5, 0.5, 0.6, 0.55, 0.65]  # each stage's running best, as its best.ckpt holds
     assert minutes_to_reach(run, 0.6) == pytest.approx(3.5) and minutes_to_reach(run, 0.9) is None
+    # Given seconds per epoch replace the recorded ones (a run that was paused or shared its cores).
+    minutes, _, estimated = curve(run, {"stage1": 30})
+    assert minutes == pytest.approx([0.5, 1, 1.5, 2, 3.5, 5]) and estimated
     main([f"{run}=new", "--out", str(tmp_path / "tta.png")])
     assert (tmp_path / "tta.png").stat().st_size > 0
