@@ -162,25 +162,28 @@ def test_last_checkpoint_is_written_every_epoch_not_only_on_a_new_best(tmp_path,
     assert sorted(p.name for p in stage.glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
 
 
+def finished_stage_metrics(tmp_path, data, extra) -> dict:
+    """metrics.json of a stage 1 that must finish."""
+    result = make_stage(tmp_path, data, "m", extra)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return json.loads((tmp_path / "runs" / "m" / "stage1" / "metrics.json").read_text())
+
+
 def test_stage_ends_when_the_learning_rate_would_fall_below_its_floor(tmp_path, collection):
     # lr 0: no epoch after the first improves; with a patience of one epoch the first plateau asks
     # for lr 0 * 0.1, below the floor, so the stage ends there instead of running to max_epochs.
-    result = make_stage(tmp_path, collection, "f", ["--trainer.max_epochs=6", "--model.lr=0.0",
-                                                    "--model.min_lr=1e-9", "--model.lr_patience=1",
-                                                    "--model.schedule=plateau"])
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    metrics = json.loads((tmp_path / "runs" / "f" / "stage1" / "metrics.json").read_text())
+    metrics = finished_stage_metrics(tmp_path, collection, ["--trainer.max_epochs=6", "--model.lr=0.0",
+                                                            "--model.min_lr=1e-9", "--model.lr_patience=1",
+                                                            "--model.schedule=plateau"])
     assert metrics["stopped_by"] == "lr_floor"
     assert metrics["epochs"] == 2 and metrics["best_epoch"] == 0
     assert 0 < metrics["history"][0]["wall_s"] < metrics["history"][1]["wall_s"] == metrics["wall_s"]
 
 
 def test_cosine_schedule_peaks_after_its_warm_up_and_ends_at_min_lr_on_the_last_epoch(tmp_path, collection):
-    result = make_stage(tmp_path, collection, "c", ["--trainer.max_epochs=3", "--model.schedule=cosine",
-                                                    "--model.lr=1e-3", "--model.min_lr=1e-6",
-                                                    "--model.warmup_epochs=1"])
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    metrics = json.loads((tmp_path / "runs" / "c" / "stage1" / "metrics.json").read_text())
+    metrics = finished_stage_metrics(tmp_path, collection, ["--trainer.max_epochs=3", "--model.schedule=cosine",
+                                                            "--model.lr=1e-3", "--model.min_lr=1e-6",
+                                                            "--model.warmup_epochs=1"])
     lrs = [record["lr"][0] for record in metrics["history"]]  # after each epoch's last step
     assert lrs == pytest.approx([1e-3, 1e-6 + (1e-3 - 1e-6) / 2, 1e-6], rel=1e-6)
     assert metrics["stopped_by"] == "max_epochs"
