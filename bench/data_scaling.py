@@ -51,7 +51,7 @@ def measure(root: Path, cache: Path, image_size: int) -> dict:
     """Seconds of each data step on `root`, as a run does them, and this process's peak memory."""
     from datamodules.discovery import discover
     from datamodules.image_store import ImageStore
-    from datamodules.near_duplicates import difference_hashes, group_near_duplicates
+    from datamodules.near_duplicates import near_duplicate_groups
     from datamodules.selection import select_artists
     from datamodules.split import stratified_split
 
@@ -61,7 +61,7 @@ def measure(root: Path, cache: Path, image_size: int) -> dict:
     seconds["discovery_s"] = time.perf_counter() - start
     start = time.perf_counter()
     selected, _ = select_artists(found.index)
-    groups = group_near_duplicates(difference_hashes(selected["path"].tolist()), selected["artist"].to_numpy(), 3)
+    groups = near_duplicate_groups(selected["path"].tolist(), selected["artist"].to_numpy(), 3)
     split = stratified_split(selected, 0.2, 42, 0.1, groups)
     seconds["split_s"] = time.perf_counter() - start
     start = time.perf_counter()

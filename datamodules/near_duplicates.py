@@ -64,3 +64,11 @@ def group_near_duplicates(hashes: np.ndarray, artists: np.ndarray, max_bits: int
                     if root_i != root_j:
                         parent[max(root_i, root_j)] = min(root_i, root_j)
     return np.array([_find(parent, i) for i in range(n)])
+
+
+def near_duplicate_groups(paths: list[str], artists: np.ndarray, max_bits: int) -> np.ndarray:
+    """Group id per painting (`group_near_duplicates` of their hashes); with `max_bits < 0` no file is
+    read, since nothing is grouped."""
+    if max_bits < 0:
+        return np.arange(len(paths))
+    return group_near_duplicates(difference_hashes(paths), artists, max_bits)

@@ -17,7 +17,7 @@ from datamodules.decoding import RESIZE_FILTERS
 from datamodules.discovery import REPORT_COLUMNS, DataError, discover
 from datamodules.feature_cache import FeatureDataset, compute_features, pick_variants
 from datamodules.image_store import ImageStore
-from datamodules.near_duplicates import difference_hashes, group_near_duplicates
+from datamodules.near_duplicates import near_duplicate_groups
 from datamodules.selection import select_artists
 from datamodules.split import artists_from_manifest, read_manifest, stratified_split, write_manifest
 from transforms import AUGMENTATIONS, build_augmentation
@@ -195,7 +195,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         if selected.empty:
             raise DataError(f"No artist in {self.root} has enough images after selection")
         selected = selected.reset_index(drop=True)
-        groups = group_near_duplicates(difference_hashes(selected["path"].tolist()), selected["artist"].to_numpy(),
+        groups = near_duplicate_groups(selected["path"].tolist(), selected["artist"].to_numpy(),
                                        self.hparams.near_duplicate_bits)
         split = stratified_split(selected, self.hparams.val_fraction, self.hparams.seed,
                                  self.hparams.test_fraction, groups)

@@ -90,7 +90,7 @@ def test_a_group_of_near_duplicates_goes_whole_into_one_part():
         assert split.loc[split["group"] == 3, "split"].nunique() == 1
 
 
-def test_near_duplicates_are_found_within_an_artist_and_not_across(tmp_path):
+def test_near_duplicates_are_found_within_an_artist_and_not_across(tmp_path, monkeypatch):
     from pathlib import Path
 
     from PIL import Image
@@ -117,6 +117,11 @@ def test_near_duplicates_are_found_within_an_artist_and_not_across(tmp_path):
     assert len(set(hashes[:4].tolist())) == 4
     assert group_near_duplicates(hashes, artists, max_bits=3).tolist() == [0, 1, 2, 3, 0, 5]
     assert group_near_duplicates(hashes, artists, max_bits=-1).tolist() == list(range(6))
+    from datamodules import near_duplicates
+    assert near_duplicates.near_duplicate_groups(files, artists, 3).tolist() == [0, 1, 2, 3, 0, 5]
+    # No grouping asked: no painting is opened to hash it.
+    monkeypatch.setattr(near_duplicates, "difference_hashes", lambda paths: pytest.fail("hashed"))
+    assert near_duplicates.near_duplicate_groups(files, artists, -1).tolist() == list(range(6))
 
 
 def test_datamodule_writes_split_once_and_reads_it_back(tmp_path, collection):
