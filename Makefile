@@ -59,8 +59,8 @@ evaluate: $(STAMP) ## score CKPT on DATA, or on the validation (or PART=test) pa
 	$(PYTHON) -m artist_cli.evaluate --ckpt $(CKPT) $(if $(SPLIT),--split $(SPLIT),--data $(DATA)) $(if $(PART),--part $(PART)) $(if $(FLIPS),--flips) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
 
 robustness: $(STAMP) ## CKPT on SPLIT's validation part re-rendered as people have paintings (JSON + table)
-	test -n "$(CKPT)" -a -n "$(SPLIT)" || (echo "usage: make robustness CKPT=runs/<run>/<stage>/best.ckpt SPLIT=runs/<run>/split.csv [VIEWS=extra,view,set] [OUT=file.json]" >&2 && exit 2)
-	$(PYTHON) -m artist_cli.robustness --ckpt $(CKPT) --split $(SPLIT) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
+	test -n "$(CKPT)" -a -n "$(SPLIT)" || (echo "usage: make robustness CKPT=runs/<run>/<stage>/best.ckpt SPLIT=runs/<run>/split.csv [VIEWS='extra,view,set;another,set'] [OUT=file.json]" >&2 && exit 2)
+	$(PYTHON) -m artist_cli.robustness --ckpt $(CKPT) --split $(SPLIT) $(if $(VIEWS),--views '$(VIEWS)') $(if $(OUT),--out $(OUT))
 
 predict: $(STAMP) ## top-3 artists of each image in INPUT (or "unknown artist"), as CSV
 	test -n "$(CKPT)" -a -n "$(INPUT)" || (echo "usage: make predict CKPT=... INPUT=image-or-folder [SIZES=224,260,296] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [REJECT=false] [OUT=preds.csv]" >&2 && exit 2)

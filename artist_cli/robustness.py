@@ -27,7 +27,9 @@ def main(argv=None) -> None:
     parser.add_argument("--ckpt", required=True, type=Path)
     parser.add_argument("--split", required=True, type=Path, help="a run's split.csv: its validation part is scored")
     parser.add_argument("--conditions", default="", help=f"comma-separated subset of: {', '.join(CONDITIONS)}")
-    parser.add_argument("--views", default="", help="extra view set to score, e.g. plain,hflip")
+    parser.add_argument("--views", default="",
+                        help="extra view sets to score, ';' between sets: e.g. 'plain,hflip;plain,x1.25' (each "
+                             "distinct view is one forward pass per painting, shared by every set)")
     parser.add_argument("--out", type=Path, help="JSON file (default: robustness.json beside the checkpoint)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--resize-filter", choices=list(RESIZE_FILTERS),
@@ -41,8 +43,8 @@ def main(argv=None) -> None:
         sys.exit(f"error: unknown condition(s) {', '.join(unknown)}; choose from {', '.join(CONDITIONS)}")
     try:
         view_sets = {"one pass": ["plain"], "default views": default_views()}
-        if args.views:
-            view_sets[args.views] = parse_views(args.views)
+        for text in filter(str.strip, args.views.split(";")):
+            view_sets[text.strip()] = parse_views(text)
         model, meta = load_model(args.ckpt)
         part = validation_part(args.split)
     except ValueError as error:

@@ -68,10 +68,11 @@ def test_make_robustness_writes_the_report(three_stage_run, tmp_path):
     run = tmp / "runs" / "t"
     out = tmp_path / "robustness.json"
     result = make("robustness", f"CKPT={run / 'stage3' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}", f"OUT={out}",
-                  "VIEWS=plain,hflip")
+                  "VIEWS=plain,hflip;plain")  # two extra sets; ';' passes through make and the shell
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
-    assert set(report["view_sets"]) == {"one pass", "default views", "plain,hflip"}
+    assert set(report["view_sets"]) == {"one pass", "default views", "plain,hflip", "plain"}
+    assert report["view_sets"]["plain"]["conditions"] == report["view_sets"]["one pass"]["conditions"]
     assert set(report["sharpness"]) == set(CONDITIONS)
     one_pass = report["view_sets"]["one pass"]
     assert one_pass["conditions"]["clean"]["top1_drop"] == 0 and one_pass["worst"] in CONDITIONS
