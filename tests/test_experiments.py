@@ -1,4 +1,5 @@
 """The study's experiments as commands: head search, multi-size SPP, imbalance options, presets."""
+import json
 import subprocess
 
 import pandas as pd
@@ -85,3 +86,24 @@ def test_presets_select_the_right_artists(tmp_path, preset, expected):
     assert len(artists) == expected
     if preset == "top10":
         assert artists == [f"Artist {chr(65 + i)}" for i in range(2, 12)]  # the two smallest left out
+
+
+def test_recipe_run_times_the_stages_scores_both_parts_and_keeps_the_files(tmp_path):
+    data = make_collection(tmp_path / "data", {"Claude_Monet": 12, "Edgar_Degas": 12, "Paul_Gauguin": 12})
+    env = dict(subprocess_env(), RUNS=str(tmp_path / "runs"), RESULTS=str(tmp_path / "results"),
+               ARGS=" ".join(TINY + [f"--data.cache_dir={tmp_path / 'cache'}"]))
+    result = subprocess.run(["bash", "bench/recipe_run.sh", "r", "3", "default", str(data)], cwd=REPO,
+                            capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = tmp_path / "results" / "r"
+    wall = json.loads((out / "wall_clock.json").read_text())
+    assert wall["total_s"] == wall["stage1_s"] + wall["stage2_s"] + wall["stage3_s"]
+    split = pd.read_csv(tmp_path / "runs" / "r" / "split.csv")
+    for part, name in [("val", "val"), ("test", "test")]:
+        plain = json.loads((out / f"stage3_plain_{part}.json").read_text())
+        views = json.loads((out / f"stage3_views_{part}.json").read_text())
+        assert plain["n_images"] == views["n_images"] == (split["split"] == name).sum()
+        assert plain["views"] == ["plain"] and len(views["views"]) > 1
+    assert "seed_everything: 3" in (out / "stage1_config.yaml").read_text()
+    for stage in ["stage1", "stage2", "stage3"]:
+        assert (out / f"{stage}_metrics.json").is_file()

@@ -197,3 +197,27 @@ def test_time_to_accuracy_chains_the_stages_on_the_wall_clock(tmp_path):
     assert minutes == pytest.approx([0.5, 1, 1.5, 2, 3.5, 5]) and estimated
     main([f"{run}=new", "--out", str(tmp_path / "tta.png")])
     assert (tmp_path / "tta.png").stat().st_size > 0
+
+
+def test_seed_spread_is_the_mean_and_half_the_range_over_runs(tmp_path, capsys):
+    from reports.seeds import main, spread
+
+    def run(name, test_f1, test_top1, total_s):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "stage3_views_test.json").write_text(json.dumps(
+            {"macro_f1": test_f1, "top1": test_top1, "top2": 0.8, "macro_f1_sampling_error": {"std": 0.02}}))
+        (folder / "wall_clock.json").write_text(json.dumps({"total_s": total_s}))
+        return folder
+
+    a, b = run("seed42", 0.64, 0.71, 2190), run("seed1", 0.60, 0.69, 2310)
+    summary = spread([a, b])
+    assert summary["test macro-F1, views"]["mean"] == pytest.approx(0.62)
+    assert summary["test macro-F1, views"]["spread"] == pytest.approx(0.02)
+    assert summary["test top-1, views"]["values"] == [0.71, 0.69]
+    assert summary["wall minutes, 3 stages"]["mean"] == pytest.approx(37.5)
+    assert "test macro-F1, one pass" not in summary  # no plain report in either folder
+    (b / "stage3_views_test.json").unlink()
+    assert "test macro-F1, views" not in spread([a, b])  # only what every run has
+    main([str(a), str(tmp_path / "seed1")])
+    assert "wall minutes, 3 stages" in capsys.readouterr().out
