@@ -56,13 +56,24 @@ def test_presets_apply_in_order_where_the_option_stands(tmp_path, collection):
 
 
 @pytest.mark.parametrize(("preset", "stage", "schedule", "lr"), [
-    ("default", "stage1", "plateau", 1e-4), ("seed", "stage1", "plateau", 1e-4),
-    ("default,cosine", "stage1", "cosine", 3e-4), ("default,cosine", "stage2", "plateau", 1e-4),
-    ("default,cosine", "stage3", "plateau", 1e-7)])
+    ("default", "stage1", "cosine", 3e-4), ("default", "stage2", "plateau", 1e-4),
+    ("default", "stage3", "plateau", 1e-7), ("default,plateau", "stage1", "plateau", 1e-4),
+    ("seed", "stage1", "plateau", 1e-4)])
 def test_each_stage_gets_its_schedule_whatever_the_preset_says_for_stage_1(tmp_path, collection, preset, stage,
                                                                           schedule, lr):
     hparams = build_cli(tmp_path, collection, "--preset", preset, "--config", f"configs/{stage}.yaml").model.hparams
     assert (hparams.schedule, hparams.lr) == (schedule, pytest.approx(lr))
+
+
+@pytest.mark.parametrize(("preset", "epochs", "min_lr"), [("default", 16, 1e-6), ("default,plateau", 60, 1e-6)])
+def test_default_spends_16_stage1_epochs_and_plateau_gives_back_the_long_schedule(tmp_path, collection, preset,
+                                                                                  epochs, min_lr):
+    tiny_but_epochs = [arg for arg in TINY if not arg.startswith("--trainer.max_epochs")]
+    args = ["--preset", preset, "--config", "configs/stage1.yaml", "--run=t", f"--runs_dir={tmp_path / 'runs'}",
+            f"--data.root={collection}", f"--data.cache_dir={tmp_path / 'cache'}", *tiny_but_epochs]
+    with contextlib.chdir(REPO):
+        cli = ArtistCLI(ArtistClassifier, PaintingsDataModule, args=args, run=False)
+    assert cli.trainer.max_epochs == epochs and cli.model.hparams.min_lr == pytest.approx(min_lr)
 
 
 def test_an_unknown_preset_names_the_choices(tmp_path, collection):
