@@ -241,7 +241,7 @@ def test_finished_stage_asked_with_other_settings_names_them(three_stage_run):
     result = subprocess.run(["make", "stage1", f"DATA={data}", "RUN=t", f"ARGS={args}"], cwd=REPO,
                             capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert result.returncode != 0 and "already complete" not in result.stdout
-    assert "with other settings than asked" in result.stderr and "model.lr: 0.0001 in the finished stage, 0.01 asked" \
+    assert "with other settings than asked" in result.stderr and "model.lr: 0.0003 in the finished stage, 0.01 asked" \
         in result.stderr
     assert "FORCE=1" in result.stderr and "RUN=" in result.stderr
     assert best.stat().st_mtime_ns == stamp
