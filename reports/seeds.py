@@ -28,17 +28,14 @@ MEASURES = [
 
 def run_values(folder: Path) -> dict[str, float]:
     """The measures one run has (a missing report leaves its measures out)."""
-    values = {}
-    for label, name, key in MEASURES:
-        path = folder / name
-        if path.is_file():
-            values[label] = float(json.loads(path.read_text())[key])
-    wall = folder / "wall_clock.json"
-    if wall.is_file():
-        values["wall minutes, 3 stages"] = json.loads(wall.read_text())["total_s"] / 60
-    sampling = folder / "stage3_views_test.json"
-    if sampling.is_file() and "macro_f1_sampling_error" in json.loads(sampling.read_text()):
-        values["test macro-F1 sampling error (std), views"] = json.loads(sampling.read_text())["macro_f1_sampling_error"]["std"]
+    reports = {name: json.loads((folder / name).read_text())
+               for name in {name for _, name, _ in MEASURES} | {"wall_clock.json"} if (folder / name).is_file()}
+    values = {label: float(reports[name][key]) for label, name, key in MEASURES if name in reports}
+    if "wall_clock.json" in reports:
+        values["wall minutes, 3 stages"] = reports["wall_clock.json"]["total_s"] / 60
+    sampling = reports.get("stage3_views_test.json", {}).get("macro_f1_sampling_error")
+    if sampling:
+        values["test macro-F1 sampling error (std), views"] = sampling["std"]
     return values
 
 

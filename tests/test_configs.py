@@ -18,10 +18,10 @@ from transforms.augmentations import to_float
 STAGES = sorted(p.stem for p in (REPO / "configs").glob("stage*.yaml"))
 
 
-def build_cli(tmp_path, collection, *args, run: str = "t") -> ArtistCLI:
+def build_cli(tmp_path, collection, *args, run: str = "t", tiny: list[str] = TINY) -> ArtistCLI:
     """Parse and instantiate as `make stageN` would, without training; base.yaml is not named."""
     args = [*args, f"--run={run}", f"--runs_dir={tmp_path / 'runs'}", f"--data.root={collection}",
-            f"--data.cache_dir={tmp_path / 'cache'}", *TINY]
+            f"--data.cache_dir={tmp_path / 'cache'}", *tiny]
     with contextlib.chdir(REPO):
         return ArtistCLI(ArtistClassifier, PaintingsDataModule, args=args, run=False)
 
@@ -69,10 +69,7 @@ def test_each_stage_gets_its_schedule_whatever_the_preset_says_for_stage_1(tmp_p
 def test_default_spends_16_stage1_epochs_and_plateau_gives_back_the_long_schedule(tmp_path, collection, preset,
                                                                                   epochs, min_lr):
     tiny_but_epochs = [arg for arg in TINY if not arg.startswith("--trainer.max_epochs")]
-    args = ["--preset", preset, "--config", "configs/stage1.yaml", "--run=t", f"--runs_dir={tmp_path / 'runs'}",
-            f"--data.root={collection}", f"--data.cache_dir={tmp_path / 'cache'}", *tiny_but_epochs]
-    with contextlib.chdir(REPO):
-        cli = ArtistCLI(ArtistClassifier, PaintingsDataModule, args=args, run=False)
+    cli = build_cli(tmp_path, collection, "--preset", preset, "--config", "configs/stage1.yaml", tiny=tiny_but_epochs)
     assert cli.trainer.max_epochs == epochs and cli.model.hparams.min_lr == pytest.approx(min_lr)
 
 
