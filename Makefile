@@ -26,6 +26,7 @@ help: ## list the targets and variables
 	echo "  INPUT=...    image or folder for predict"
 	echo "  SPLIT=...    a run's split.csv: evaluate scores its validation part"
 	echo "  PART=test    evaluate: the split's test part instead (nothing in training saw it)"
+	echo "  UNKNOWN=...  evaluate: also score this folder's paintings by artists the checkpoint does not know"
 	echo "  VIEWS=a,b    test-time views (plain,hflip,x1.25,...); FLIPS=1 the 4 flips"
 	echo "  SIZES=a,b    predict: sizes that vote (e.g. 224,260,296)"
 	echo "  REJECT=false predict: always name an artist (no 'unknown artist' answer)"
@@ -55,8 +56,8 @@ stage%: configs/stage%.yaml $(STAMP) ## train stage N of RUN on DATA with PRESET
 train: stage1 stage2 stage3 ## the three stages in order
 
 evaluate: $(STAMP) ## score CKPT on DATA, or on the validation (or PART=test) part of SPLIT
-	test -n "$(CKPT)" || (echo "usage: make evaluate CKPT=runs/<run>/<stage>/best.ckpt [DATA=folder | SPLIT=runs/<run>/split.csv [PART=test]] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [OUT=file.json]" >&2 && exit 2)
-	$(PYTHON) -m artist_cli.evaluate --ckpt $(CKPT) $(if $(SPLIT),--split $(SPLIT),--data $(DATA)) $(if $(PART),--part $(PART)) $(if $(FLIPS),--flips) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
+	test -n "$(CKPT)" || (echo "usage: make evaluate CKPT=runs/<run>/<stage>/best.ckpt [DATA=folder | SPLIT=runs/<run>/split.csv [PART=test] [UNKNOWN=folder]] [FLIPS=1 | VIEWS=plain,hflip,x1.25] [OUT=file.json]" >&2 && exit 2)
+	$(PYTHON) -m artist_cli.evaluate --ckpt $(CKPT) $(if $(SPLIT),--split $(SPLIT),--data $(DATA)) $(if $(PART),--part $(PART)) $(if $(UNKNOWN),--unknown $(UNKNOWN)) $(if $(FLIPS),--flips) $(if $(VIEWS),--views $(VIEWS)) $(if $(OUT),--out $(OUT))
 
 robustness: $(STAMP) ## CKPT on SPLIT's validation part re-rendered as people have paintings (JSON + table)
 	test -n "$(CKPT)" -a -n "$(SPLIT)" || (echo "usage: make robustness CKPT=runs/<run>/<stage>/best.ckpt SPLIT=runs/<run>/split.csv [VIEWS='extra,view,set;another,set'] [OUT=file.json]" >&2 && exit 2)

@@ -3,6 +3,7 @@
     python -m artist_cli.evaluate --ckpt runs/default/stage3/best.ckpt --data data/sample [--out eval.json]
     python -m artist_cli.evaluate --ckpt runs/default-all49/stage2/best.ckpt --split runs/default-all49/split.csv --views plain,hflip,x1.25
     python -m artist_cli.evaluate --ckpt runs/default/stage3/best.ckpt --split runs/default/split.csv --part test
+    python -m artist_cli.evaluate --ckpt runs/fold1/stage3/best.ckpt --split runs/fold1/split.csv --part test --unknown ../shared/data/best-artworks-128
 
 `--split` scores a part of a run's split.csv instead of a whole folder: `--part val` (default; the
 paintings the training loop validated on and picked checkpoints with) or `--part test` (the part
@@ -14,7 +15,9 @@ top1, top2, macro_f1, n_images, n_skipped, n_unknown_artist, per_artist (precisi
 support) and confusion (artist names, one matrix row per line). Images of artists the checkpoint
 does not know are left out of those and scored as unknown artists: `open_set` has the AUROC of
 known against unknown, the FPR at 95% TPR, the shares rejected at the checkpoint's threshold and
-known-artist top-1 without and with rejection.
+known-artist top-1 without and with rejection. `--unknown DATA` adds DATA's paintings by artists the
+checkpoint does not know to a `--split` part (leave-artists-out runs: known = the test part,
+unknown = the artists left out).
 """
 from __future__ import annotations
 
@@ -34,6 +37,9 @@ def main(argv=None) -> None:
     source.add_argument("--split", type=Path, help="a run's split.csv: its --part is scored")
     parser.add_argument("--part", choices=["val", "test"], default="val",
                         help="with --split: the validation part (default) or the test part")
+    parser.add_argument("--unknown", type=Path, metavar="DATA",
+                        help="also score the paintings under DATA by artists the checkpoint does not know "
+                             "as unknown ones (e.g. the artists a run left out with --data.exclude_artists)")
     add_view_arguments(parser)
     parser.add_argument("--out", type=Path, help="JSON report (default: evaluation.json beside the checkpoint)")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -45,7 +51,8 @@ def main(argv=None) -> None:
         views = views_from_args(args)
         if args.part != "val" and args.split is None:
             raise ValueError("--part needs --split (a run's split.csv)")
-        result = evaluate(args.ckpt, args.data, args.cache_dir, args.batch_size, args.split, views, args.part)
+        result = evaluate(args.ckpt, args.data, args.cache_dir, args.batch_size, args.split, views, args.part,
+                          args.unknown)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
     out = args.out or args.ckpt.with_name("evaluation.json")

@@ -145,14 +145,19 @@ def train_head(features, labels, k: int, epochs: int = 40, seed: int = 0) -> tor
     return head.eval()
 
 
+def left_out_artists(artists, folds: int, fold_size: int, seed: int) -> list[set[str]]:
+    """The artists each fold leaves out: disjoint, drawn by a seeded permutation of the sorted names."""
+    artists = sorted(artists)
+    order = torch.randperm(len(artists), generator=torch.Generator().manual_seed(seed)).tolist()
+    return [{artists[i] for i in order[fold * fold_size:(fold + 1) * fold_size]} for fold in range(folds)]
+
+
 def folds(args) -> list[dict]:
     found = discover(args.data).index.reset_index(drop=True)
     features = imagenet_features(found["path"].tolist(), args.cache_dir)
     artists = sorted(found["artist"].unique())
-    order = torch.randperm(len(artists), generator=torch.Generator().manual_seed(args.seed)).tolist()
     rows = []
-    for fold in range(args.folds):
-        left_out = {artists[i] for i in order[fold * args.fold_size:(fold + 1) * args.fold_size]}
+    for fold, left_out in enumerate(left_out_artists(artists, args.folds, args.fold_size, args.seed)):
         known_artists = [a for a in artists if a not in left_out]
         known = found[~found["artist"].isin(left_out)]
         split = stratified_split(known, val_fraction=0.2, seed=args.seed)

@@ -31,8 +31,9 @@ AugmentationName = Literal[tuple(AUGMENTATIONS)]
 ResizeFilter = Literal[tuple(RESIZE_FILTERS)]
 REPORT_NAME = "data_report.csv"
 NEAR_DUPLICATE = "near_duplicate"  # a data_report.csv reason for paintings kept, not skipped
-# What a split.json written before the test part existed meant by the settings it does not name.
-SPLIT_SETTINGS_BEFORE_TEST_PART = {"test_fraction": 0.0, "near_duplicate_bits": -1}
+EXCLUDED = "artist_excluded"  # left out on purpose (exclude_artists), not skipped
+# What a split.json written by an older version meant by the settings it does not name.
+UNNAMED_SPLIT_SETTINGS = {"test_fraction": 0.0, "near_duplicate_bits": -1, "exclude_artists": []}
 
 
 def near_duplicate_rows(split: pd.DataFrame) -> list[dict]:
@@ -94,6 +95,8 @@ class PaintingsDataModule(pl.LightningDataModule):
             most this many bits are one group and stay in one part; -1: no grouping.
         seed: seed for the split and for `max_images_per_artist` subsampling.
         top_k_artists: keep the k artists with most images (ties broken by name).
+        exclude_artists: artists left out of every part (any spelling of their names), e.g. to
+            hold them back as unknown artists; listed in data_report.csv.
         min_images_per_artist: leave out artists with fewer images (never below 2).
         max_images_per_artist: seeded subsample of prolific artists.
         batch_size: images per batch (per process under DDP).
@@ -128,6 +131,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         near_duplicate_bits: int = 3,
         seed: int = 42,
         top_k_artists: int | None = None,
+        exclude_artists: list[str] = [],  # noqa: B006 - jsonargparse needs a literal default
         min_images_per_artist: int = 2,
         max_images_per_artist: int | None = None,
         batch_size: int = 32,
@@ -162,7 +166,8 @@ class PaintingsDataModule(pl.LightningDataModule):
         hp = self.hparams
         return {"root": str(self.root.resolve()), "val_fraction": hp.val_fraction,
                 "test_fraction": hp.test_fraction, "near_duplicate_bits": hp.near_duplicate_bits, "seed": hp.seed,
-                "top_k_artists": hp.top_k_artists, "min_images_per_artist": hp.min_images_per_artist,
+                "top_k_artists": hp.top_k_artists, "exclude_artists": sorted(hp.exclude_artists),
+                "min_images_per_artist": hp.min_images_per_artist,
                 "max_images_per_artist": hp.max_images_per_artist}
 
     @property
@@ -176,7 +181,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         recorded = read_manifest(self.run_dir)
         if recorded is not None:
             split, old = recorded
-            old = {**SPLIT_SETTINGS_BEFORE_TEST_PART, **old}
+            old = {**UNNAMED_SPLIT_SETTINGS, **old}
             differences = {k: (old.get(k), v) for k, v in params.items() if old.get(k) != v}
             if differences:
                 lines = "\n".join(f"  {k}: run has {a!r}, asked for {b!r}" for k, (a, b) in differences.items())
@@ -190,7 +195,8 @@ class PaintingsDataModule(pl.LightningDataModule):
         selected, dropped = select_artists(
             found.index, top_k_artists=self.hparams.top_k_artists,
             min_images_per_artist=self.hparams.min_images_per_artist,
-            max_images_per_artist=self.hparams.max_images_per_artist, seed=self.hparams.seed)
+            max_images_per_artist=self.hparams.max_images_per_artist, seed=self.hparams.seed,
+            exclude_artists=self.hparams.exclude_artists)
         self._report.extend(dropped)
         if selected.empty:
             raise DataError(f"No artist in {self.root} has enough images after selection")
@@ -268,6 +274,8 @@ class PaintingsDataModule(pl.LightningDataModule):
             if reason == NEAR_DUPLICATE:
                 log.info("%d paintings are near-duplicates of another; each group stays in one part (%s)",
                          count, path)
+            elif reason == EXCLUDED:
+                log.info("%d paintings by artists left out with exclude_artists (%s)", count, path)
             else:
                 log.warning("Skipped %d file(s): %s", count, reason)
 

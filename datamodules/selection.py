@@ -1,9 +1,13 @@
-"""Which artists and paintings take part: top-k, minimum and maximum images per artist."""
+"""Which artists and paintings take part: left-out artists, top-k, minimum and maximum images per artist."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import pandas as pd
+
+from datamodules.artist_names import match_key
+from datamodules.discovery import DataError
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +22,15 @@ def select_artists(
     min_images_per_artist: int = MIN_IMAGES_FOR_SPLIT,
     max_images_per_artist: int | None = None,
     seed: int = 42,
+    exclude_artists: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, list[dict]]:
-    """Apply the selection; returns the kept rows and report rows for images left out by a rule."""
+    """Apply the selection; returns the kept rows and report rows for images left out by a rule.
+
+    `exclude_artists` (any spelling: "Vincent_van_Gogh", "vincent van gogh") are left out before the
+    other rules, e.g. to hold whole artists back as unknown ones; a name that matches no artist is an error.
+    """
     report: list[dict] = []
+    index = leave_out(index, exclude_artists, report)
     counts = index["artist"].value_counts()
     minimum = max(min_images_per_artist, MIN_IMAGES_FOR_SPLIT)
     too_few = sorted(counts[counts < minimum].index)
@@ -41,3 +51,21 @@ def select_artists(
         # Seeded shuffle, then the first `max` of each artist: a per-artist random subsample.
         kept = kept.sample(frac=1.0, random_state=seed).groupby("artist").head(max_images_per_artist)
     return kept.sort_values(["artist", "path"]).reset_index(drop=True), report
+
+
+def leave_out(index: pd.DataFrame, names: Sequence[str], report: list[dict]) -> pd.DataFrame:
+    """`index` without the artists `names`; their images go to `report` as `artist_excluded`."""
+    if not names:
+        return index
+    keys = index["artist"].map(match_key)
+    wanted = {match_key(name): name for name in names}
+    unmatched = [name for key, name in wanted.items() if key not in set(keys)]
+    if unmatched:
+        raise DataError(f"exclude_artists names {len(unmatched)} artist(s) not in the data: {', '.join(unmatched)} "
+                        f"(artists here: {', '.join(sorted(index['artist'].unique()))})")
+    excluded = keys.isin(wanted)
+    log.info("Leaving out %d artist(s) (%d images): %s", len(wanted), int(excluded.sum()),
+             ", ".join(sorted(index.loc[excluded, "artist"].unique())))
+    for row in index[excluded].itertuples():
+        report.append({"path": row.path, "artist": row.artist, "reason": "artist_excluded", "detail": "exclude_artists"})
+    return index[~excluded]

@@ -85,8 +85,11 @@ def known_probabilities(model, meta: dict, found: Discovery, labels: pd.Series,
 
 
 def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int = 64, split=None,
-             views=("plain",), part: str = "val") -> dict:
+             views=("plain",), part: str = "val", unknown_data=None) -> dict:
     """Score `ckpt` on every painting under `data`, or on the `part` (`val` or `test`) of `split`.
+
+    `unknown_data` (a folder or manifest) adds its paintings by artists the checkpoint does not know
+    as unknown ones, e.g. the artists a leave-artists-out run held back (`--data.exclude_artists`).
 
     Returns top1, top2, macro_f1, n_images, n_skipped, n_unknown_artist, unknown_artists,
     open_set (when paintings by unknown artists are present: `open_set_evaluation`), per_artist (precision, recall, f1, support) and confusion (artist names and matrix).
@@ -96,6 +99,8 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
     model, meta = load_model(ckpt)
     artists = meta["artists"]
     found = discover(data) if split is None else split_part(split, part)
+    if unknown_data is not None:
+        found = with_unknown_artists(found, discover(unknown_data), artists)
     labels = artist_labels(found.index["artist"], artists)
     if not (labels >= 0).any():
         raise CheckpointMismatchError(
@@ -137,6 +142,15 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
     }
     result["confusion"] = {"artists": artists, "matrix": confusion.tolist()}
     return result
+
+
+def with_unknown_artists(found: Discovery, extra: Discovery, artists: list[str]) -> Discovery:
+    """`found` plus the paintings of `extra` by artists not in `artists` (and `extra`'s skipped files)."""
+    others = extra.index[artist_labels(extra.index["artist"], artists) < 0]
+    if others.empty:
+        raise ValueError(f"{extra.root} holds no painting by an artist the checkpoint does not know")
+    index = pd.concat([found.index, others], ignore_index=True).drop_duplicates("path")
+    return Discovery(found.root, found.layout, index, found.skipped + extra.skipped)
 
 
 def unknown_paintings(meta: dict, found: Discovery, labels: pd.Series, cache_dir) -> ImageStore | None:

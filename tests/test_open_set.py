@@ -2,6 +2,7 @@
 import json
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -73,3 +74,20 @@ def test_evaluate_reports_unknown_artists_against_known_ones(three_stage_run, tm
     assert all(len(str(v)) <= 6 for v in (report["top1"], report["macro_f1"]))  # rounded
     for row in report["confusion"]["matrix"]:  # one confusion row per line
         assert "[" + ", ".join(map(str, row)) + "]" in text
+
+
+def test_evaluate_adds_the_left_out_artists_of_a_folder_to_a_split_part(three_stage_run, tmp_path):
+    tmp, data, _ = three_stage_run
+    run = tmp / "runs" / "t"
+    other = make_collection(tmp_path / "eval", {"Claude_Monet": 3, "Jan_van_Eyck": 4})
+    out = tmp_path / "eval.json"
+    args = [f"CKPT={run / 'stage3' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}", "PART=test", f"OUT={out}"]
+    result = make("evaluate", *args, f"UNKNOWN={other}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    n_test = (pd.read_csv(run / "split.csv")["split"] == "test").sum()
+    # Known: the test part only (not the folder's Monets); unknown: the folder's 4 van Eycks.
+    assert report["n_images"] == n_test and report["n_unknown_artist"] == 4
+    assert report["unknown_artists"] == ["Jan van Eyck"] and report["open_set"]["n_unknown"] == 4
+    result = make("evaluate", *args, f"UNKNOWN={data}")
+    assert result.returncode != 0 and "holds no painting by an artist the checkpoint does not know" in result.stderr

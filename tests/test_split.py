@@ -32,6 +32,15 @@ def test_single_image_artist_is_left_out_even_with_min_1():
     assert kept["artist"].unique().tolist() == ["Degas"] and len(report) == 1
 
 
+def test_excluded_artists_are_left_out_under_any_spelling_and_reported():
+    index = index_of({"Vincent van Gogh": 4, "Salvador Dalí": 3, "Titian": 5})
+    kept, report = select_artists(index, exclude_artists=["vincent_van_gogh", "Salvador Dali"], top_k_artists=1)
+    assert kept["artist"].unique().tolist() == ["Titian"]  # top-k counts only the artists still in
+    assert len(report) == 7 and {r["reason"] for r in report} == {"artist_excluded"}
+    with pytest.raises(ValueError, match="not in the data: Monet"):
+        select_artists(index, exclude_artists=["Titian", "Monet"])
+
+
 def test_max_images_is_a_seeded_subsample():
     index = index_of({"Degas": 50, "Monet": 4})
     a, _ = select_artists(index, max_images_per_artist=10, seed=1)
@@ -151,6 +160,26 @@ def test_a_split_recorded_before_the_test_part_existed_still_reads_as_what_it_wa
     assert len(PaintingsDataModule(**kwargs).split) == 30
     with pytest.raises(ValueError, match="test_fraction: run has 0.0, asked for 0.1"):
         PaintingsDataModule(**{**kwargs, "test_fraction": 0.1}).split
+
+
+def test_a_run_without_some_artists_records_them_and_older_runs_read_as_none_left_out(tmp_path, collection):
+    import json
+    kwargs = tiny_datamodule_kwargs(tmp_path, root=str(collection))
+    dm = PaintingsDataModule(**kwargs, exclude_artists=["Edgar_Degas"])
+    assert dm.artists == ["Claude Monet", "Paul Gauguin"]
+    dm.prepare_data()
+    dm.setup("fit")
+    report = pd.read_csv(tmp_path / "run" / "data_report.csv")
+    assert (report.loc[report["artist"] == "Edgar Degas", "reason"] == "artist_excluded").sum() == 10
+    with pytest.raises(ValueError, match="exclude_artists: run has \\['Edgar_Degas'\\], asked for \\[\\]"):
+        PaintingsDataModule(**kwargs).split
+    # A split.json from before the option existed left nobody out.
+    other = tiny_datamodule_kwargs(tmp_path / "older", root=str(collection))
+    PaintingsDataModule(**other).split
+    params_path = tmp_path / "older" / "run" / "split.json"
+    params_path.write_text(json.dumps({k: v for k, v in json.loads(params_path.read_text()).items()
+                                       if k != "exclude_artists"}))
+    assert PaintingsDataModule(**other).artists == ["Claude Monet", "Edgar Degas", "Paul Gauguin"]
 
 
 def test_near_duplicate_groups_are_listed_in_the_data_report(tmp_path, collection):
