@@ -3,6 +3,9 @@
     # A trained run's model: its validation part (known) against every painting by other artists
     .venv/bin/python bench/open_set_scores.py pipeline --ckpt runs/default/stage3/best.ckpt \
         --split runs/default/split.csv --data ../shared/data/best-artworks-128
+    # A run trained without some artists (bench/open_set_folds.py): its test part against them
+    .venv/bin/python bench/open_set_scores.py pipeline --ckpt runs/open-set-fold1/stage3/best.ckpt \
+        --split runs/open-set-fold1/split.csv --part test --data ../shared/data/best-artworks-128
     # Leave-artists-out folds on the 49 artists: a head trained on frozen ImageNet features of the
     # known artists' training part; the left-out artists' paintings are the unknown ones
     .venv/bin/python bench/open_set_scores.py folds --data ../shared/data/best-artworks-128 --folds 3 --fold-size 5
@@ -27,11 +30,14 @@ from datamodules.discovery import discover
 from datamodules.image_store import ImageStore
 from datamodules.split import stratified_split
 from inference.open_set import SCORES, open_set_report, open_set_score, threshold_keeping
-from inference.scoring import artist_labels, predict_logits, validation_part
+from inference.scoring import artist_labels, predict_logits, split_part
 from lightning_modules.checkpoints import load_model
 from transforms.views import default_views
 
 VIEW_SETS = {"one pass": ["plain"], "default views": default_views()}
+# Candidates beside inference.open_set.SCORES: max softmax at other temperatures (label smoothing
+# makes the softmax under-confident; a temperature reorders paintings' top probabilities).
+TEMPERED = {f"max_softmax_t{t:g}": t for t in (0.5, 2.0)}
 
 
 def halves(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,6 +69,8 @@ def score_rows(known_logits, target, unknown_logits, label: str, features=None) 
     correct = known_logits.softmax(2).mean(0).argmax(1) == target
     rows = []
     pairs = {score: (open_set_score(score, known_logits), open_set_score(score, unknown_logits)) for score in SCORES}
+    pairs.update({name: (open_set_score("max_softmax", known_logits / t), open_set_score("max_softmax", unknown_logits / t))
+                  for name, t in TEMPERED.items()})
     if features is not None:
         train, train_labels, known_features, unknown_features = features
         k = int(known_logits.shape[2])
@@ -81,7 +89,7 @@ def score_rows(known_logits, target, unknown_logits, label: str, features=None) 
 
 def pipeline(args) -> list[dict]:
     model, meta = load_model(args.ckpt)
-    val = validation_part(args.split)
+    val = split_part(args.split, args.part)
     val_labels = artist_labels(val.index["artist"], meta["artists"])
     everything = discover(args.data).index
     others = everything[artist_labels(everything["artist"], meta["artists"]) < 0]
@@ -189,6 +197,8 @@ def main() -> None:
     parser.add_argument("mode", choices=["pipeline", "folds"])
     parser.add_argument("--ckpt", type=Path)
     parser.add_argument("--split", type=Path)
+    parser.add_argument("--part", choices=["val", "test"], default="val",
+                        help="pipeline: the split's part that stands for the known artists")
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--fold-size", type=int, default=5)
