@@ -89,8 +89,8 @@ def score_rows(known_logits, target, unknown_logits, label: str, features=None) 
 
 def pipeline(args) -> list[dict]:
     model, meta = load_model(args.ckpt)
-    val = split_part(args.split, args.part)
-    val_labels = artist_labels(val.index["artist"], meta["artists"])
+    known_part = split_part(args.split, args.part)
+    known_labels = artist_labels(known_part.index["artist"], meta["artists"])
     everything = discover(args.data).index
     others = everything[artist_labels(everything["artist"], meta["artists"]) < 0]
 
@@ -98,9 +98,9 @@ def pipeline(args) -> list[dict]:
         return ImageStore.open_or_build(list(paths), meta["image_size"], args.cache_dir,
                                         resize_filter=resize_filter_of(meta))
 
-    known_store = store_of(val.index["path"])
+    known_store = store_of(known_part.index["path"])
     unknown_store = store_of(others["path"])
-    target = torch.tensor(val_labels.to_numpy())[torch.from_numpy(known_store.ok)]
+    target = torch.tensor(known_labels.to_numpy())[torch.from_numpy(known_store.ok)]
     split = pd.read_csv(args.split)
     train = split[split["split"] == "train"]
     train_store = store_of(train["path"])

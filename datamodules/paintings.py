@@ -18,7 +18,7 @@ from datamodules.discovery import REPORT_COLUMNS, DataError, discover
 from datamodules.feature_cache import FeatureDataset, compute_features, pick_variants
 from datamodules.image_store import ImageStore
 from datamodules.near_duplicates import near_duplicate_groups
-from datamodules.selection import select_artists
+from datamodules.selection import EXCLUDED, exclusion_key, select_artists
 from datamodules.split import artists_from_manifest, read_manifest, stratified_split, write_manifest
 from transforms import AUGMENTATIONS, build_augmentation
 from transforms.augmentations import NoAugment
@@ -31,7 +31,6 @@ AugmentationName = Literal[tuple(AUGMENTATIONS)]
 ResizeFilter = Literal[tuple(RESIZE_FILTERS)]
 REPORT_NAME = "data_report.csv"
 NEAR_DUPLICATE = "near_duplicate"  # a data_report.csv reason for paintings kept, not skipped
-EXCLUDED = "artist_excluded"  # left out on purpose (exclude_artists), not skipped
 # What a split.json written by an older version meant by the settings it does not name.
 UNNAMED_SPLIT_SETTINGS = {"test_fraction": 0.0, "near_duplicate_bits": -1, "exclude_artists": []}
 
@@ -166,7 +165,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         hp = self.hparams
         return {"root": str(self.root.resolve()), "val_fraction": hp.val_fraction,
                 "test_fraction": hp.test_fraction, "near_duplicate_bits": hp.near_duplicate_bits, "seed": hp.seed,
-                "top_k_artists": hp.top_k_artists, "exclude_artists": sorted(hp.exclude_artists),
+                "top_k_artists": hp.top_k_artists, "exclude_artists": exclusion_key(hp.exclude_artists),
                 "min_images_per_artist": hp.min_images_per_artist,
                 "max_images_per_artist": hp.max_images_per_artist}
 
@@ -182,6 +181,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         if recorded is not None:
             split, old = recorded
             old = {**UNNAMED_SPLIT_SETTINGS, **old}
+            old["exclude_artists"] = exclusion_key(old["exclude_artists"])  # runs that recorded names as typed
             differences = {k: (old.get(k), v) for k, v in params.items() if old.get(k) != v}
             if differences:
                 lines = "\n".join(f"  {k}: run has {a!r}, asked for {b!r}" for k, (a, b) in differences.items())

@@ -11,6 +11,8 @@ from datamodules.discovery import DataError
 
 log = logging.getLogger(__name__)
 
+EXCLUDED = "artist_excluded"  # a data_report.csv reason: left out on purpose (exclude_artists), not skipped
+
 # A stratified split needs one image on each side.
 MIN_IMAGES_FOR_SPLIT = 2
 
@@ -53,8 +55,17 @@ def select_artists(
     return kept.sort_values(["artist", "path"]).reset_index(drop=True), report
 
 
+def exclusion_key(names: Sequence[str]) -> list[str]:
+    """What a split records of `exclude_artists`: one spelling per artist, so that "Edgar_Degas" in
+    one stage and "edgar degas" in the next are the same setting."""
+    if isinstance(names, str):
+        raise DataError(f"exclude_artists must be a list of artist names, got the string {names!r}")
+    return sorted({match_key(name) for name in names})
+
+
 def leave_out(index: pd.DataFrame, names: Sequence[str], report: list[dict]) -> pd.DataFrame:
-    """`index` without the artists `names`; their images go to `report` as `artist_excluded`."""
+    """`index` without the artists `names`; their images go to `report` as `EXCLUDED`."""
+    exclusion_key(names)  # a bare string is refused before it is read letter by letter
     if not names:
         return index
     keys = index["artist"].map(match_key)
@@ -67,5 +78,5 @@ def leave_out(index: pd.DataFrame, names: Sequence[str], report: list[dict]) -> 
     log.info("Leaving out %d artist(s) (%d images): %s", len(wanted), int(excluded.sum()),
              ", ".join(sorted(index.loc[excluded, "artist"].unique())))
     for row in index[excluded].itertuples():
-        report.append({"path": row.path, "artist": row.artist, "reason": "artist_excluded", "detail": "exclude_artists"})
+        report.append({"path": row.path, "artist": row.artist, "reason": EXCLUDED, "detail": "exclude_artists"})
     return index[~excluded]

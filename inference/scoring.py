@@ -121,6 +121,7 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
     result = {
         "checkpoint": str(ckpt),
         "data": str(data if split is None else f"{split} ({PART_NAMES[part]} part)"),
+        **({"unknown_data": str(unknown_data)} if unknown_data is not None else {}),
         "views": list(views),
         "top1": float(MulticlassAccuracy(k, top_k=1, average="micro")(probs, target)),
         "top2": float(MulticlassAccuracy(k, top_k=min(2, k), average="micro")(probs, target)),
@@ -150,7 +151,13 @@ def with_unknown_artists(found: Discovery, extra: Discovery, artists: list[str])
     if others.empty:
         raise ValueError(f"{extra.root} holds no painting by an artist the checkpoint does not know")
     index = pd.concat([found.index, others], ignore_index=True).drop_duplicates("path")
-    return Discovery(found.root, found.layout, index, found.skipped + extra.skipped)
+    # Only the unknown artists' unreadable files count as skipped: the known ones' are not scored from there.
+    known_keys = {match_key(name) for name in artists}
+    unknown_skipped = [row for row in extra.skipped
+                       if not isinstance(row["artist"], str) or match_key(row["artist"]) not in known_keys]
+    seen = {row["path"] for row in found.skipped}
+    return Discovery(found.root, found.layout, index,
+                     found.skipped + [row for row in unknown_skipped if row["path"] not in seen])
 
 
 def unknown_paintings(meta: dict, found: Discovery, labels: pd.Series, cache_dir) -> ImageStore | None:

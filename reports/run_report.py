@@ -29,7 +29,7 @@ def write_run_report(run_dir: Path) -> Path:
                 f"(`make evaluate SPLIT={split_path} PART=test`)" if counts.get("test", 0) else "")
         lines += [f"{split['artist'].nunique()} artists, {counts.get('train', 0)} training and "
                   f"{counts.get('val', 0)} validation paintings (the same validation set in every stage){test}. "
-                  "Skipped files and near-duplicate groups, if any, are listed in `data_report.csv`.", ""]
+                  "Skipped files, near-duplicate groups and left-out artists, if any, are listed in `data_report.csv`.", ""]
     lines += ["## Validation results per stage", "", *_table(summary), "",
               "Macro-F1 weighs every artist equally; top-k counts a painting right when its artist is "
               "among the k most probable.", ""]

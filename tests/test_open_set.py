@@ -80,6 +80,8 @@ def test_evaluate_adds_the_left_out_artists_of_a_folder_to_a_split_part(three_st
     tmp, data, _ = three_stage_run
     run = tmp / "runs" / "t"
     other = make_collection(tmp_path / "eval", {"Claude_Monet": 3, "Jan_van_Eyck": 4})
+    (other / "images" / "Claude_Monet" / "broken.jpg").write_bytes(b"not a jpeg")  # a known artist's: not scored
+    (other / "images" / "Jan_van_Eyck" / "broken.jpg").write_bytes(b"not a jpeg")
     out = tmp_path / "eval.json"
     args = [f"CKPT={run / 'stage3' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}", "PART=test", f"OUT={out}"]
     result = make("evaluate", *args, f"UNKNOWN={other}")
@@ -89,5 +91,6 @@ def test_evaluate_adds_the_left_out_artists_of_a_folder_to_a_split_part(three_st
     # Known: the test part only (not the folder's Monets); unknown: the folder's 4 van Eycks.
     assert report["n_images"] == n_test and report["n_unknown_artist"] == 4
     assert report["unknown_artists"] == ["Jan van Eyck"] and report["open_set"]["n_unknown"] == 4
+    assert report["n_skipped"] == 1 and report["unknown_data"] == str(other)
     result = make("evaluate", *args, f"UNKNOWN={data}")
     assert result.returncode != 0 and "holds no painting by an artist the checkpoint does not know" in result.stderr
