@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from open_set_scores import left_out_artists  # noqa: E402
+from open_set_scores import left_out_artists, markdown  # noqa: E402
 
 from datamodules.discovery import discover  # noqa: E402
 
@@ -60,13 +60,6 @@ def row(fold: int, left_out: set[str], views: str, report: dict) -> dict:
             "FPR at 95% TPR": open_set["fpr_at_95_tpr"], "known rejected": open_set.get("known_rejected"),
             "unknown rejected": open_set.get("unknown_rejected"), "known top-1": open_set["known_top1"],
             "known top-1 with rejection": open_set.get("known_top1_with_rejection")}
-
-
-def markdown(table: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    for values in table.itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in values) + " |")
-    return "\n".join(lines)
 
 
 def main() -> None:

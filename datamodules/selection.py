@@ -55,22 +55,28 @@ def select_artists(
     return kept.sort_values(["artist", "path"]).reset_index(drop=True), report
 
 
+def keyed_names(names: Sequence[str]) -> dict[str, str]:
+    """{match_key: name as given} of `exclude_artists`; a bare string is refused before it is read
+    letter by letter."""
+    if isinstance(names, str):
+        raise DataError(f"exclude_artists must be a list of artist names, got the string {names!r}")
+    return {match_key(name): name for name in names}
+
+
 def exclusion_key(names: Sequence[str]) -> list[str]:
     """What a split records of `exclude_artists`: one spelling per artist, so that "Edgar_Degas" in
     one stage and "edgar degas" in the next are the same setting."""
-    if isinstance(names, str):
-        raise DataError(f"exclude_artists must be a list of artist names, got the string {names!r}")
-    return sorted({match_key(name) for name in names})
+    return sorted(keyed_names(names))
 
 
 def leave_out(index: pd.DataFrame, names: Sequence[str], report: list[dict]) -> pd.DataFrame:
     """`index` without the artists `names`; their images go to `report` as `EXCLUDED`."""
-    exclusion_key(names)  # a bare string is refused before it is read letter by letter
-    if not names:
+    wanted = keyed_names(names)
+    if not wanted:
         return index
     keys = index["artist"].map(match_key)
-    wanted = {match_key(name): name for name in names}
-    unmatched = [name for key, name in wanted.items() if key not in set(keys)]
+    present = set(keys)
+    unmatched = [name for key, name in wanted.items() if key not in present]
     if unmatched:
         raise DataError(f"exclude_artists names {len(unmatched)} artist(s) not in the data: {', '.join(unmatched)} "
                         f"(artists here: {', '.join(sorted(index['artist'].unique()))})")
