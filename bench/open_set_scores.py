@@ -38,6 +38,7 @@ VIEW_SETS = {"one pass": ["plain"], "default views": default_views()}
 # Candidates beside inference.open_set.SCORES: max softmax at other temperatures (label smoothing
 # makes the softmax under-confident; a temperature reorders paintings' top probabilities).
 TEMPERED = {f"max_softmax_t{t:g}": t for t in (0.5, 2.0)}
+REACT_PERCENTILES = (90, 95, 99)
 
 
 def halves(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,11 +46,12 @@ def halves(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return order[: n // 2], order[n // 2:]
 
 
-def feature_scores(train, train_labels, test, k: int) -> dict[str, torch.Tensor]:
+def feature_scores(train, train_labels, test, k: int, classifier=None) -> dict[str, torch.Tensor]:
     """Scores from pooled features (higher = more like a known artist), fitted on the training part:
     cosine to the nearest artist's mean feature, cosine to the 10th-nearest training painting (kNN,
-    Sun et al. 2022), and minus the Mahalanobis distance to the nearest artist mean with a shared
-    covariance (Lee et al. 2018)."""
+    Sun et al. 2022), minus the Mahalanobis distance to the nearest artist mean with a shared
+    covariance (Lee et al. 2018), and, given the model's `classifier`, ReAct (Sun et al. 2021): the
+    features clipped at a percentile of the training features' values before the classifier."""
     unit = lambda x: F.normalize(x, dim=1)  # noqa: E731
     means = torch.stack([train[train_labels == c].mean(0) for c in range(k)])
     out = {"class_mean_cosine": (unit(test) @ unit(means).T).max(dim=1).values,
@@ -59,12 +61,20 @@ def feature_scores(train, train_labels, test, k: int) -> dict[str, torch.Tensor]
     precision = torch.linalg.inv(covariance.double()).float()
     diff = test[:, None, :] - means[None]
     out["mahalanobis"] = -torch.einsum("nkf,fg,nkg->nk", diff, precision, diff).min(dim=1).values
+    if classifier is not None:
+        values = train.flatten()[:: max(1, train.numel() // 1_000_000)]  # quantile() takes at most 16M values
+        for p in REACT_PERCENTILES:
+            with torch.inference_mode():
+                logits = classifier(test.clamp(max=float(torch.quantile(values, p / 100))))
+            out[f"react_p{p}_max_softmax"] = open_set_score("max_softmax", logits)
+            out[f"react_p{p}_energy"] = open_set_score("energy", logits)
     return out
 
 
 def score_rows(known_logits, target, unknown_logits, label: str, features=None) -> list[dict]:
     """(V, N, K) logits of known and unknown paintings -> one row per score; `features` = (train
-    features, train labels, known features, unknown features) adds the feature-space scores."""
+    features, train labels, known features, unknown features, the classifier or None) adds the
+    feature-space scores."""
     calibrate, held = halves(known_logits.shape[1])
     correct = known_logits.softmax(2).mean(0).argmax(1) == target
     rows = []
@@ -72,9 +82,9 @@ def score_rows(known_logits, target, unknown_logits, label: str, features=None) 
     pairs.update({name: (open_set_score("max_softmax", known_logits / t), open_set_score("max_softmax", unknown_logits / t))
                   for name, t in TEMPERED.items()})
     if features is not None:
-        train, train_labels, known_features, unknown_features = features
+        train, train_labels, known_features, unknown_features, classifier = features
         k = int(known_logits.shape[2])
-        known_by, unknown_by = (feature_scores(train, train_labels, x, k) for x in (known_features, unknown_features))
+        known_by, unknown_by = (feature_scores(train, train_labels, x, k, classifier) for x in (known_features, unknown_features))
         pairs.update({name: (known_by[name], unknown_by[name]) for name in known_by})
     for score, (known, unknown) in pairs.items():
         threshold = threshold_keeping(known[calibrate], 0.95)
@@ -106,7 +116,8 @@ def pipeline(args) -> list[dict]:
     train_store = store_of(train["path"])
     train_labels = torch.tensor(artist_labels(train["artist"], meta["artists"]).to_numpy())[torch.from_numpy(train_store.ok)]
     features = (pooled(model, train_store.pixels[train_store.ok]), train_labels,
-                pooled(model, known_store.pixels[known_store.ok]), pooled(model, unknown_store.pixels[unknown_store.ok]))
+                pooled(model, known_store.pixels[known_store.ok]), pooled(model, unknown_store.pixels[unknown_store.ok]),
+                model.classifier)
     rows = []
     for label, views in VIEW_SETS.items():
         known = predict_logits(model, known_store.pixels[known_store.ok], views=views)
@@ -178,7 +189,7 @@ def folds(args) -> list[dict]:
         unknown_idx = torch.tensor(found.index[found["artist"].isin(left_out)].to_numpy())
         with torch.inference_mode():
             logits_of = lambda idx, views: torch.stack([head(features[idx, 0])] + ([head(features[idx, 1])] if views > 1 else []))  # noqa: E731
-            plain_features = (features[train_idx, 0], labels[train_idx], features[val_idx, 0], features[unknown_idx, 0])
+            plain_features = (features[train_idx, 0], labels[train_idx], features[val_idx, 0], features[unknown_idx, 0], head)
             for label, views in (("one pass", 1), ("plain+hflip", 2)):
                 rows += score_rows(logits_of(val_idx, views), labels[val_idx], logits_of(unknown_idx, views),
                                    f"fold {fold + 1} (left out: {', '.join(sorted(left_out))}), {label}",
