@@ -73,7 +73,7 @@ def main() -> None:
                         help="training seed (--seed_everything); the split's is data.seed of the configs")
     parser.add_argument("--runs", default="runs")
     parser.add_argument("--run-prefix", default="open-set-fold")
-    parser.add_argument("--args", default="", help="more CLI overrides for every stage")
+    parser.add_argument("--args", default="", help='more CLI overrides for every stage, as one word: --args="--model.lr=1e-4"')
     parser.add_argument("--out", type=Path, default=Path("results/open-set-folds"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
