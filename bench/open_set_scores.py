@@ -46,29 +46,33 @@ def halves(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return order[: n // 2], order[n // 2:]
 
 
-def feature_scores(train, train_labels, test, k: int, classifier=None) -> dict[str, torch.Tensor]:
-    """Scores from pooled features (higher = more like a known artist), fitted on the training part:
-    cosine to the nearest artist's mean feature, cosine to the 10th-nearest training painting (kNN,
-    Sun et al. 2022), minus the Mahalanobis distance to the nearest artist mean with a shared
-    covariance (Lee et al. 2018), and, given the model's `classifier`, ReAct (Sun et al. 2021): the
-    features clipped at a percentile of the training features' values before the classifier."""
+def feature_scorer(train, train_labels, k: int, classifier=None):
+    """Scores from pooled features (higher = more like a known artist), fitted once on the training
+    part, as a function of (N, F) features -> {name: (N,) scores}: cosine to the nearest artist's
+    mean feature, cosine to the 10th-nearest training painting (kNN, Sun et al. 2022), minus the
+    Mahalanobis distance to the nearest artist mean with a shared covariance (Lee et al. 2018), and,
+    given the model's `classifier`, ReAct (Sun et al. 2021): the features clipped at a percentile of
+    the training features' values before the classifier."""
     unit = lambda x: F.normalize(x, dim=1)  # noqa: E731
     means = torch.stack([train[train_labels == c].mean(0) for c in range(k)])
-    out = {"class_mean_cosine": (unit(test) @ unit(means).T).max(dim=1).values,
-           "knn10_cosine": (unit(test) @ unit(train).T).topk(10, dim=1).values[:, -1]}
     centred = train - means[train_labels]
     covariance = centred.T @ centred / len(train) + 1e-3 * torch.eye(train.shape[1])
     precision = torch.linalg.inv(covariance.double()).float()
-    diff = test[:, None, :] - means[None]
-    out["mahalanobis"] = -torch.einsum("nkf,fg,nkg->nk", diff, precision, diff).min(dim=1).values
-    if classifier is not None:
-        values = train.flatten()[:: max(1, train.numel() // 1_000_000)]  # quantile() takes at most 16M values
-        for p in REACT_PERCENTILES:
+    values = train.flatten()[:: max(1, train.numel() // 1_000_000)]  # quantile() takes at most 16M values
+    clips = {p: float(torch.quantile(values, p / 100)) for p in REACT_PERCENTILES} if classifier is not None else {}
+
+    def score(test) -> dict[str, torch.Tensor]:
+        out = {"class_mean_cosine": (unit(test) @ unit(means).T).max(dim=1).values,
+               "knn10_cosine": (unit(test) @ unit(train).T).topk(10, dim=1).values[:, -1]}
+        diff = test[:, None, :] - means[None]
+        out["mahalanobis"] = -torch.einsum("nkf,fg,nkg->nk", diff, precision, diff).min(dim=1).values
+        for p, clip in clips.items():
             with torch.inference_mode():
-                logits = classifier(test.clamp(max=float(torch.quantile(values, p / 100))))
+                logits = classifier(test.clamp(max=clip))
             out[f"react_p{p}_max_softmax"] = open_set_score("max_softmax", logits)
             out[f"react_p{p}_energy"] = open_set_score("energy", logits)
-    return out
+        return out
+    return score
 
 
 def score_rows(known_logits, target, unknown_logits, label: str, features=None) -> list[dict]:
@@ -84,7 +88,8 @@ def score_rows(known_logits, target, unknown_logits, label: str, features=None) 
     if features is not None:
         train, train_labels, known_features, unknown_features, classifier = features
         k = int(known_logits.shape[2])
-        known_by, unknown_by = (feature_scores(train, train_labels, x, k, classifier) for x in (known_features, unknown_features))
+        scorer = feature_scorer(train, train_labels, k, classifier)
+        known_by, unknown_by = scorer(known_features), scorer(unknown_features)
         pairs.update({name: (known_by[name], unknown_by[name]) for name in known_by})
     for score, (known, unknown) in pairs.items():
         threshold = threshold_keeping(known[calibrate], 0.95)
