@@ -34,11 +34,16 @@ from inference.scoring import artist_labels, predict_logits, split_part
 from lightning_modules.checkpoints import load_model
 from transforms.views import default_views
 
-VIEW_SETS = {"one pass": ["plain"], "default views": default_views()}
+VIEW_SETS = {"one pass": ["plain"], "default views": default_views(),
+             # every flip stage 2 trained on, and the default's zoom
+             "five views": ["plain", "hflip", "vflip", "hvflip", "x1.25"]}
 # Candidates beside inference.open_set.SCORES: max softmax at other temperatures (label smoothing
 # makes the softmax under-confident; a temperature reorders paintings' top probabilities).
 TEMPERED = {f"max_softmax_t{t:g}": t for t in (0.5, 2.0)}
 REACT_PERCENTILES = (90, 95, 99)
+# Fusions: max softmax plus a feature-space score, each standardised on the calibration half of the
+# known paintings, then summed (the two err on different paintings where they disagree).
+FUSED = {"max_softmax+knn10": "knn10_cosine", "max_softmax+class_mean": "class_mean_cosine"}
 
 
 def halves(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,22 +80,28 @@ def feature_scorer(train, train_labels, k: int, classifier=None):
     return score
 
 
-def score_rows(known_logits, target, unknown_logits, label: str, features=None) -> list[dict]:
-    """(V, N, K) logits of known and unknown paintings -> one row per score; `features` = (train
-    features, train labels, known features, unknown features, the classifier or None) adds the
-    feature-space scores."""
+def standardised(known, unknown, calibrate):
+    """Both scores shifted and scaled by the mean and spread of the known calibration half."""
+    mean, std = known[calibrate].mean(), known[calibrate].std().clamp(min=1e-8)
+    return (known - mean) / std, (unknown - mean) / std
+
+
+def score_rows(known_logits, target, unknown_logits, label: str, feature_pairs=None) -> list[dict]:
+    """(V, N, K) logits of known and unknown paintings -> one row per score; `feature_pairs`
+    ({name: (known scores, unknown scores)} of `feature_scorer`) adds the feature-space scores and
+    their fusions with max softmax."""
     calibrate, held = halves(known_logits.shape[1])
     correct = known_logits.softmax(2).mean(0).argmax(1) == target
     rows = []
     pairs = {score: (open_set_score(score, known_logits), open_set_score(score, unknown_logits)) for score in SCORES}
     pairs.update({name: (open_set_score("max_softmax", known_logits / t), open_set_score("max_softmax", unknown_logits / t))
                   for name, t in TEMPERED.items()})
-    if features is not None:
-        train, train_labels, known_features, unknown_features, classifier = features
-        k = int(known_logits.shape[2])
-        scorer = feature_scorer(train, train_labels, k, classifier)
-        known_by, unknown_by = scorer(known_features), scorer(unknown_features)
-        pairs.update({name: (known_by[name], unknown_by[name]) for name in known_by})
+    if feature_pairs is not None:
+        pairs.update(feature_pairs)
+        msp = standardised(*pairs["max_softmax"], calibrate)
+        for name, feature_score in FUSED.items():
+            other = standardised(*feature_pairs[feature_score], calibrate)
+            pairs[name] = (msp[0] + other[0], msp[1] + other[1])
     for score, (known, unknown) in pairs.items():
         threshold = threshold_keeping(known[calibrate], 0.95)
         report = open_set_report(known[held], unknown, threshold)
@@ -100,6 +111,13 @@ def score_rows(known_logits, target, unknown_logits, label: str, features=None) 
                      "known_top1_with_rejection": float((correct[held] & (known[held] >= threshold)).double().mean()),
                      "n_known": int(len(held)), "n_unknown": int(unknown.numel())})
     return rows
+
+
+def feature_pairs_of(train, train_labels, known_features, unknown_features, k: int, classifier=None) -> dict:
+    """{name: (known scores, unknown scores)} of every feature-space score, fitted once."""
+    scorer = feature_scorer(train, train_labels, k, classifier)
+    known_by, unknown_by = scorer(known_features), scorer(unknown_features)
+    return {name: (known_by[name], unknown_by[name]) for name in known_by}
 
 
 def pipeline(args) -> list[dict]:
@@ -120,15 +138,16 @@ def pipeline(args) -> list[dict]:
     train = split[split["split"] == "train"]
     train_store = store_of(train["path"])
     train_labels = torch.tensor(artist_labels(train["artist"], meta["artists"]).to_numpy())[torch.from_numpy(train_store.ok)]
-    features = (pooled(model, train_store.pixels[train_store.ok]), train_labels,
-                pooled(model, known_store.pixels[known_store.ok]), pooled(model, unknown_store.pixels[unknown_store.ok]),
-                model.classifier)
+    feature_pairs = feature_pairs_of(pooled(model, train_store.pixels[train_store.ok]), train_labels,
+                                     pooled(model, known_store.pixels[known_store.ok]),
+                                     pooled(model, unknown_store.pixels[unknown_store.ok]),
+                                     len(meta["artists"]), model.classifier)
     rows = []
     for label, views in VIEW_SETS.items():
         known = predict_logits(model, known_store.pixels[known_store.ok], views=views)
         unknown = predict_logits(model, unknown_store.pixels[unknown_store.ok], views=views)
         rows += score_rows(known, target, unknown, f"{args.ckpt} ({others['artist'].nunique()} unknown artists), {label}",
-                           features if label == "one pass" else None)
+                           feature_pairs)
     return rows
 
 
@@ -194,11 +213,11 @@ def folds(args) -> list[dict]:
         unknown_idx = torch.tensor(found.index[found["artist"].isin(left_out)].to_numpy())
         with torch.inference_mode():
             logits_of = lambda idx, views: torch.stack([head(features[idx, 0])] + ([head(features[idx, 1])] if views > 1 else []))  # noqa: E731
-            plain_features = (features[train_idx, 0], labels[train_idx], features[val_idx, 0], features[unknown_idx, 0], head)
+            feature_pairs = feature_pairs_of(features[train_idx, 0], labels[train_idx], features[val_idx, 0],
+                                             features[unknown_idx, 0], len(known_artists), head)
             for label, views in (("one pass", 1), ("plain+hflip", 2)):
                 rows += score_rows(logits_of(val_idx, views), labels[val_idx], logits_of(unknown_idx, views),
-                                   f"fold {fold + 1} (left out: {', '.join(sorted(left_out))}), {label}",
-                                   plain_features if views == 1 else None)
+                                   f"fold {fold + 1} (left out: {', '.join(sorted(left_out))}), {label}", feature_pairs)
     return rows
 
 
