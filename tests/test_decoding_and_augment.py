@@ -1,4 +1,6 @@
 """Every odd image mode becomes RGB; augmentation really differs per stage."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -144,6 +146,18 @@ def test_blur_softens_and_resampling_loses_fine_detail():
     generator = torch.Generator().manual_seed(0)
     softened = [laplacian_sharpness(as_pixels(resample(image, generator))) for _ in range(5)]
     assert max(softened) < sharp
-    gaussian = torch.Generator().manual_seed(1)  # first draw: blur, not the unsharp mask
-    results = [blur(image, gaussian) for _ in range(6)]
-    assert min(laplacian_sharpness(as_pixels(r)) for r in results) < 0.7 * sharp
+    draws = torch.Generator().manual_seed(1)  # half the draws blur, half sharpen with an unsharp mask
+    results = [laplacian_sharpness(as_pixels(blur(image, draws))) for _ in range(8)]
+    assert min(results) < 0.7 * sharp and max(results) > 1.2 * sharp
+
+
+def test_colour_covers_a_tungsten_white_balance_and_a_dim_exposure():
+    """The benchmark's tungsten light (blue x0.77 against green) and dim picture (brightness and contrast
+    0.8) lie inside the colour degradation's range, not at its edge."""
+    from transforms.degradations import WARMTH, WHITE_BALANCE_AXIS, colour
+    red, _, blue = (math.exp(WARMTH * a) for a in WHITE_BALANCE_AXIS)
+    assert blue < 0.77 * 0.95 and red > 1.16 and 1 / blue > 1.3  # and as far to the cool side
+    grey = torch.full((3, 8, 8), 0.5)
+    draws = torch.Generator().manual_seed(0)
+    ratios = [(lambda out: (out[2] / out[0]).mean().item())(colour(grey, draws)) for _ in range(200)]
+    assert min(ratios) < 0.7 and max(ratios) > 1.3

@@ -6,9 +6,11 @@ probability `--data.degradation_prob`, after the stage's augmentation, on the tr
 - `resample`: shrink by a random factor (1.25-3x) and grow back, with a random filter, with or
   without antialiasing: the softness of a loader's downscale and the aliasing of a careless one;
 - `jpeg`: re-encode at a random JPEG quality (30-95);
-- `blur`: a Gaussian blur (sigma 0.3-1.2) or, half the time, an unsharp mask (amount 0.3-1.0);
-- `colour`: per-channel gains (a cast or a white balance, 0.85-1.15), brightness and contrast
-  (0.8-1.2) and saturation (0.7-1.3);
+- `blur`: a Gaussian blur (sigma 0.3-1.5) or, half the time, an unsharp mask (radius 0.5-2, amount
+  0.3-1.2: a camera's or an editor's sharpening);
+- `colour`: a white balance along the warm-cool axis (blue against red, from candlelight-warm to
+  shade-cool: blue x0.70 / red x1.21 against green at the warm end), a small tint per channel (0.93-1.07),
+  brightness and contrast (0.7-1.2) and saturation (0.7-1.3);
 - `frame`: a photo of the painting hung on a wall: shrunk to 70-95% of the picture's side, off centre,
   inside a frame (0-6% of the side wide, dark wood to gilt) on a wall (light to mid grey-beige).
 
@@ -16,6 +18,8 @@ Every random draw comes from the generator passed in (or torch's global one), so
 repeats itself.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -50,22 +54,33 @@ def jpeg(image: torch.Tensor, generator=None) -> torch.Tensor:
     return decoded.to(image.device, image.dtype) / 255
 
 
+def gaussian(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(3, H, W) float blurred with a kernel of 3 sigma each side (a 5x5 kernel would cut sigma 1.2 short)."""
+    size = min(2 * math.ceil(3 * sigma) + 1, (min(image.shape[-2:]) - 1) // 2 * 2 + 1)
+    return TF.gaussian_blur(image[None], kernel_size=[size, size], sigma=[sigma, sigma])[0]
+
+
 def blur(image: torch.Tensor, generator=None) -> torch.Tensor:
     """(3, H, W) float: a Gaussian blur, or (half the time) an unsharp mask that sharpens."""
-    sigma = float(uniform(1, 0.3, 1.2, generator))
-    blurred = TF.gaussian_blur(image[None], kernel_size=[5, 5], sigma=[sigma, sigma])[0]
     if torch.rand((), generator=generator) < 0.5:
-        return blurred
-    amount = float(uniform(1, 0.3, 1.0, generator))
-    return (image + amount * (image - blurred)).clamp(0, 1)
+        return gaussian(image, float(uniform(1, 0.3, 1.5, generator)))
+    radius, amount = float(uniform(1, 0.5, 2.0, generator)), float(uniform(1, 0.3, 1.2, generator))
+    return (image + amount * (image - gaussian(image, radius))).clamp(0, 1)
+
+
+# Log-gains of (red, green, blue) per unit of warmth: a tungsten bulb's light on a daylight setting
+# is about warmth 0.27 (red x1.16, blue x0.77 against green); WARMTH bounds the draw either way.
+WHITE_BALANCE_AXIS = (0.55, 0.0, -1.0)
+WARMTH = 0.35
 
 
 def colour(image: torch.Tensor, generator=None) -> torch.Tensor:
-    """(3, H, W) float: a colour cast, then brightness, contrast and saturation."""
-    gains = uniform(3, 0.85, 1.15, generator).to(image.device, image.dtype).view(3, 1, 1)
-    image = (image * gains).clamp(0, 1)
-    image = TF.adjust_brightness(image, float(uniform(1, 0.8, 1.2, generator)))
-    image = TF.adjust_contrast(image, float(uniform(1, 0.8, 1.2, generator)))
+    """(3, H, W) float: a white balance and a tint, then brightness, contrast and saturation."""
+    warmth = float(uniform(1, -WARMTH, WARMTH, generator))
+    gains = torch.tensor(WHITE_BALANCE_AXIS).mul(warmth).exp() * uniform(3, 0.93, 1.07, generator)
+    image = (image * gains.to(image.device, image.dtype).view(3, 1, 1)).clamp(0, 1)
+    image = TF.adjust_brightness(image, float(uniform(1, 0.7, 1.2, generator)))
+    image = TF.adjust_contrast(image, float(uniform(1, 0.7, 1.2, generator)))
     return TF.adjust_saturation(image, float(uniform(1, 0.7, 1.3, generator)))
 
 
