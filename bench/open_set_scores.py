@@ -88,8 +88,8 @@ def standardised(known, unknown, calibrate):
 
 def score_rows(known_logits, target, unknown_logits, label: str, feature_pairs=None) -> list[dict]:
     """(V, N, K) logits of known and unknown paintings -> one row per score; `feature_pairs`
-    ({name: (known scores, unknown scores)} of `feature_scorer`) adds the feature-space scores and
-    their fusions with max softmax."""
+    ({name: (known scores, unknown scores)} of `feature_pairs_of`, from one pass) adds the fusions of
+    max softmax with them, and, where the logits are one pass too, the feature-space scores themselves."""
     calibrate, held = halves(known_logits.shape[1])
     correct = known_logits.softmax(2).mean(0).argmax(1) == target
     rows = []
@@ -97,7 +97,8 @@ def score_rows(known_logits, target, unknown_logits, label: str, feature_pairs=N
     pairs.update({name: (open_set_score("max_softmax", known_logits / t), open_set_score("max_softmax", unknown_logits / t))
                   for name, t in TEMPERED.items()})
     if feature_pairs is not None:
-        pairs.update(feature_pairs)
+        if known_logits.shape[0] == 1:  # the same one-pass rows would repeat under every view set
+            pairs.update(feature_pairs)
         msp = standardised(*pairs["max_softmax"], calibrate)
         for name, feature_score in FUSED.items():
             other = standardised(*feature_pairs[feature_score], calibrate)

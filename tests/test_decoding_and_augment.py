@@ -151,9 +151,9 @@ def test_blur_softens_and_resampling_loses_fine_detail():
     assert min(results) < 0.7 * sharp and max(results) > 1.2 * sharp
 
 
-def test_colour_covers_a_tungsten_white_balance_and_a_dim_exposure():
-    """The benchmark's tungsten light (blue x0.77 against green) and dim picture (brightness and contrast
-    0.8) lie inside the colour degradation's range, not at its edge."""
+def test_colour_white_balance_reaches_past_tungsten_both_ways():
+    """The benchmark's tungsten light (blue x0.77 against green) lies inside the colour degradation's
+    white-balance range, not at its edge, and the range reaches as far to the cool side."""
     from transforms.degradations import WARMTH, WHITE_BALANCE_AXIS, colour
     red, _, blue = (math.exp(WARMTH * a) for a in WHITE_BALANCE_AXIS)
     assert blue < 0.77 * 0.95 and red > 1.16 and 1 / blue > 1.3  # and as far to the cool side
