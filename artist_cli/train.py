@@ -123,6 +123,10 @@ def run_dir_of(runs_dir: str, run: str) -> str:
     return str(Path(runs_dir) / run)
 
 
+def is_positive(weight: float) -> bool:
+    return weight > 0
+
+
 class SaveAndLogConfig(SaveConfigCallback):
     """Write config.yaml to the stage folder and give every logger the full resolved config."""
 
@@ -180,6 +184,7 @@ class ArtistCLI(LightningCLI):
         parser.link_arguments(("runs_dir", "run"), "data.run_dir", compute_fn=run_dir_of)
         parser.link_arguments("data.image_size", "model.image_size")
         parser.link_arguments("data.resize_filter", "model.resize_filter")
+        parser.link_arguments("model.consistency_weight", "data.paired_views", compute_fn=is_positive)
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.link_arguments("data.artists", "model.artists", apply_on="instantiate")
         parser.link_arguments("data.class_counts", "model.class_counts", apply_on="instantiate")

@@ -21,7 +21,7 @@ from datamodules.near_duplicates import near_duplicate_groups
 from datamodules.selection import EXCLUDED, exclusion_key, select_artists
 from datamodules.split import artists_from_manifest, read_manifest, stratified_split, write_manifest
 from transforms import AUGMENTATIONS, build_augmentation
-from transforms.augmentations import NoAugment
+from transforms.augmentations import NoAugment, to_float
 from transforms.degradations import Degrade
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,8 @@ class PaintingsDataModule(pl.LightningDataModule):
             training batches after the augmentation; stage2.yaml and stage3.yaml turn them off, so
             the stage-2 feature cache keeps its finite set of variants.
         degradation_prob: chance that each degradation kind hits a training painting.
+        paired_views: training batches carry each painting twice, (B, 2, 3, H, W): as augmented, and
+            as then degraded, for the model's consistency loss (linked from `--model.consistency_weight`).
     """
 
     def __init__(
@@ -142,6 +144,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         resize_filter: ResizeFilter = "lanczos",
         degradations: list[str] = [],  # noqa: B006 - jsonargparse needs a literal default
         degradation_prob: float = 0.5,
+        paired_views: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -149,6 +152,9 @@ class PaintingsDataModule(pl.LightningDataModule):
         self.train_augmentation = self.augmentation(train_augment)
         self.eval_augmentation = NoAugment()
         self.degrade = Degrade(degradations, degradation_prob)
+        if paired_views and not self.degrade.kinds:
+            raise ValueError("--model.consistency_weight pairs each painting with a degraded copy: it needs "
+                             "--data.degradations (stage2.yaml and stage3.yaml turn both off)")
         self._split: pd.DataFrame | None = None
         self._report: list[dict] = []
         self.store: ImageStore | None = None
@@ -347,14 +353,25 @@ class PaintingsDataModule(pl.LightningDataModule):
         return self._loader(self.held_out_part, shuffle=False)
 
     def model_inputs(self, inputs: torch.Tensor, training: bool) -> torch.Tensor:
-        """What the model gets for a loader batch: augmented floats, or one cached feature variant."""
+        """What the model gets for a loader batch: augmented floats, or one cached feature variant.
+
+        With `paired_views`, a training batch is (B, 2, 3, H, W): each painting augmented, then degraded.
+        """
         if inputs.dim() == 3:  # cached features (B, variants, F): one variant per sample
             return pick_variants(inputs) if training else inputs[:, 0]
-        images = self.degrade(self.train_augmentation(inputs)) if training else self.eval_augmentation(inputs)
+        if not training:
+            images = self.eval_augmentation(inputs)
+        elif self.hparams.paired_views:
+            augmented = to_float(self.train_augmentation(inputs))
+            images = torch.stack([augmented, self.degrade(augmented)], dim=1)
+        else:
+            images = self.degrade(self.train_augmentation(inputs))
         sizes = self.hparams.train_sizes
         size = int(sizes[torch.randint(len(sizes), ()).item()]) if training and sizes else self.hparams.image_size
         if images.shape[-1] != size:
-            images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            resized = F.interpolate(images.flatten(0, images.dim() - 4), size=(size, size), mode="bilinear",
+                                    align_corners=False, antialias=True)
+            images = resized.view(*images.shape[:-2], size, size)
         return images
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from lightning_modules.backbones import BACKBONES, build_backbone
+from lightning_modules.consistency import jensen_shannon
 from lightning_modules.heads import POOLS, Classifier, build_pool
 from lightning_modules.metrics import classification_metrics, confusion_matrix
 from lightning_modules.schedules import PlateauWithFloor, warmup_cosine
@@ -72,6 +73,11 @@ class ArtistClassifier(pl.LightningModule):
         class_weighted_loss: weight each artist's cross-entropy by the inverse of its share of the
             training paintings (normalised so the weights average 1 over artists).
         class_counts: training paintings per artist (linked from the data module).
+        consistency_weight: AugMix-style training (0 = off): each training painting comes twice, as
+            augmented and as then degraded (`--data.degradations`, which it needs); cross-entropy
+            counts the first copy, and this weight times the Jensen-Shannon divergence between the
+            two predictions is added (12 in AugMix). Doubles the stage's compute; configs/stage2.yaml
+            and stage3.yaml turn it off with the degradations.
     """
 
     def __init__(
@@ -104,10 +110,13 @@ class ArtistClassifier(pl.LightningModule):
         mix_prob: float = 0.0,
         mixup_alpha: float = 0.2,
         cutmix_alpha: float = 1.0,
+        consistency_weight: float = 0.0,
     ):
         super().__init__()
         if artists is not None and len(artists) != num_classes:
             raise ValueError(f"{len(artists)} artist names for {num_classes} classes")
+        if consistency_weight < 0:
+            raise ValueError(f"consistency_weight must be >= 0, got {consistency_weight}")
         self.save_hyperparameters()
         net = build_backbone(backbone, pretrained, weights_path, drop_path_rate)
         self.backbone = net.features
@@ -148,16 +157,40 @@ class ArtistClassifier(pl.LightningModule):
     # ---- steps --------------------------------------------------------------------------------
     def _step(self, batch, metrics, stage: str):
         images, labels, _rows = batch
+        if images.dim() == 5:  # (B, views, 3, H, W): a painting and its degraded copy
+            return self._consistency_step(images, labels, metrics, stage)
         targets = labels
         if stage == "train" and self.batch_mix is not None and images.dim() == 4:
             images, targets = self.batch_mix(images, labels)
         logits = self(images)
         loss = F.cross_entropy(logits, targets, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing)
+        self._log_step(stage, loss, logits, labels, metrics)
+        return logits, loss
+
+    def _consistency_step(self, images, labels, metrics, stage: str):
+        if stage != "train" or self.hparams.consistency_weight <= 0:
+            raise ValueError("batches of paired views are for training with --model.consistency_weight > 0")
+        batch, views = images.shape[:2]
+        targets = labels
+        if self.batch_mix is not None:
+            # The views as extra channels: CutMix's box and MixUp's blend fall alike on every view.
+            mixed, targets = self.batch_mix(images.flatten(1, 2), labels)
+            images = mixed.view_as(images)
+        logits = self(images.flatten(0, 1)).view(batch, views, -1)
+        clean = logits[:, 0]
+        cross_entropy = F.cross_entropy(clean, targets, weight=self.class_weights,
+                                        label_smoothing=self.hparams.label_smoothing)
+        consistency = jensen_shannon(logits)
+        self.log("train/consistency", consistency, on_step=False, on_epoch=True, sync_dist=True, batch_size=batch)
+        loss = cross_entropy + self.hparams.consistency_weight * consistency
+        self._log_step(stage, loss, clean, labels, metrics)
+        return clean, loss
+
+    def _log_step(self, stage: str, loss, logits, labels, metrics) -> None:
         metrics.update(logits, labels)  # training scores count the painting's own artist
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage == "val",
                  sync_dist=True, batch_size=len(labels))
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
-        return logits, loss
 
     def training_step(self, batch, batch_idx):
         return self._step(batch, self.train_metrics, "train")[1]

@@ -38,10 +38,13 @@ def test_every_preset_builds_with_every_stage(tmp_path, collection, preset, stag
     frozen = {"stage1": False, "stage2": True, "stage3": False}[stage]
     assert config.backbone_freeze.frozen is frozen
     assert cli.datamodule.hparams.train_augment == ("rotate_zoom" if stage == "stage1" else "flips")
-    robust = preset == "robust" and stage == "stage1"
+    robust = preset in ("robust", "consistency") and stage == "stage1"
     assert cli.datamodule.degrade.kinds == (["frame", "resample", "jpeg", "blur", "colour"] if robust else [])
     if robust:
-        assert cli.datamodule.degrade.prob == 0.15
+        assert cli.datamodule.degrade.prob == {"robust": 0.15, "consistency": 0.3}[preset]
+    paired = preset == "consistency" and stage == "stage1"  # linked from the model's consistency weight
+    assert cli.datamodule.hparams.paired_views is paired
+    assert cli.model.hparams.consistency_weight == (12.0 if paired else 0.0)
     assert (cli.datamodule.train_variants is None) is (stage == "stage1")  # stages 2-3 keep the feature cache
     ema = [c for c in cli.trainer.callbacks if type(c).__name__ == "EMAWeightAveraging"]
     assert len(ema) == (1 if preset == "ema" and stage == "stage1" else 0)  # stage-1 only

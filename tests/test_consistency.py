@@ -1,0 +1,106 @@
+"""AugMix-style consistency: each training painting beside its degraded copy, cross-entropy on the first,
+Jensen-Shannon between the two predictions."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from datamodules import PaintingsDataModule
+from lightning_modules import ArtistClassifier
+from lightning_modules.consistency import jensen_shannon
+from tests.helpers.runs import tiny_datamodule_kwargs, tiny_model_kwargs
+
+# training_step runs here without a Trainer: its self.log calls have nowhere to go.
+pytestmark = pytest.mark.filterwarnings(r"ignore:You are trying to `self.log\(\)`")
+
+
+def test_jensen_shannon_equals_a_hand_computed_value():
+    # p = (0.8, 0.2), q = (0.4, 0.6): m = (0.6, 0.4); JS = (KL(p||m) + KL(q||m)) / 2
+    logits = torch.log(torch.tensor([[[0.8, 0.2], [0.4, 0.6]]]))
+    kl_p = 0.8 * math.log(0.8 / 0.6) + 0.2 * math.log(0.2 / 0.4)
+    kl_q = 0.4 * math.log(0.4 / 0.6) + 0.6 * math.log(0.6 / 0.4)
+    assert jensen_shannon(logits).item() == pytest.approx((kl_p + kl_q) / 2, abs=1e-6)
+    same = torch.randn(5, 1, 7).expand(5, 2, 7)
+    assert jensen_shannon(same).item() == pytest.approx(0.0, abs=1e-6)
+    opposite = torch.tensor([[[30.0, -30.0], [-30.0, 30.0]]])
+    assert jensen_shannon(opposite).item() == pytest.approx(math.log(2), abs=1e-4)  # its bound
+    with pytest.raises(ValueError, match="views"):
+        jensen_shannon(torch.randn(4, 7))
+
+
+def paired_model(weight: float, **overrides) -> ArtistClassifier:
+    torch.manual_seed(0)
+    return ArtistClassifier(**tiny_model_kwargs(num_classes=3, dropout=0.0, consistency_weight=weight, **overrides))
+
+
+def loss_and_grads(model, images, labels):
+    model.train()
+    model.zero_grad()
+    loss = model.training_step((images, labels, torch.arange(len(labels))), 0)
+    loss.backward()
+    return loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+
+def relative_difference(grads_a, grads_b) -> float:
+    a, b = torch.cat([g.flatten() for g in grads_a]), torch.cat([g.flatten() for g in grads_b])
+    return ((a - b).norm() / a.norm()).item()
+
+
+def test_identical_views_train_exactly_as_the_painting_alone():
+    """The consistency term changes nothing where the copy is the painting (BatchNorm statistics of a
+    batch and of the batch twice are the same), so it acts only through what the degradation changes."""
+    images, labels = torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 0])
+    plain_loss, plain_grads = loss_and_grads(paired_model(0.0), images, labels)
+    pair = torch.stack([images, images], dim=1)
+    pair_loss, pair_grads = loss_and_grads(paired_model(12.0), pair, labels)
+    assert pair_loss.item() == pytest.approx(plain_loss.item(), rel=1e-4)
+    # Float rounding differs between a batch of 4 and of 8 (biases that feed a BatchNorm have a true
+    # gradient of 0 and keep only rounding noise), so compare the whole gradient.
+    assert relative_difference(plain_grads, pair_grads) < 1e-3
+
+
+def test_the_loss_is_cross_entropy_on_the_first_view_plus_weight_times_js():
+    images, labels = torch.rand(4, 2, 3, 32, 32), torch.tensor([0, 1, 2, 0])
+    model = paired_model(12.0)
+    loss, grads_on = loss_and_grads(model, images, labels)
+    with torch.no_grad():
+        logits = model(images.flatten(0, 1)).view(4, 2, -1)
+    expected = F.cross_entropy(logits[:, 0], labels) + 12.0 * jensen_shannon(logits)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-4)
+    assert jensen_shannon(logits).item() > 1e-4
+    _, grads_light = loss_and_grads(paired_model(1.0), images, labels)
+    assert relative_difference(grads_on, grads_light) > 0.05
+
+
+def test_paired_views_with_cutmix_or_mixup_train_and_are_refused_outside_training():
+    images, labels = torch.rand(4, 2, 3, 32, 32), torch.tensor([0, 1, 2, 0])
+    model = paired_model(12.0, mix_prob=1.0)
+    loss, _ = loss_and_grads(model, images, labels)
+    assert torch.isfinite(loss)
+    with pytest.raises(ValueError, match="consistency_weight"):
+        model.validation_step((images, labels, torch.arange(4)), 0)
+    with pytest.raises(ValueError, match="consistency_weight"):
+        loss_and_grads(paired_model(0.0), images, labels)
+    with pytest.raises(ValueError, match=">= 0"):
+        paired_model(-1.0)
+
+
+def test_paired_batches_hold_the_augmented_painting_and_its_degraded_copy(tmp_path, collection):
+    kwargs = tiny_datamodule_kwargs(tmp_path, root=str(collection), degradations=["blur", "colour"],
+                                    degradation_prob=1.0)
+    data = PaintingsDataModule(**kwargs, paired_views=True)
+    inputs = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    torch.manual_seed(5)
+    pairs = data.model_inputs(inputs, training=True)
+    assert pairs.shape == (6, 2, 3, 32, 32) and pairs.dtype == torch.float32
+    torch.manual_seed(5)
+    augmented = data.train_augmentation(inputs)
+    assert torch.equal(pairs[:, 0], augmented)  # the first view has no degradation
+    assert torch.equal(pairs[:, 1], data.degrade(augmented))  # drawn next from the same stream
+    assert (pairs[:, 1] - pairs[:, 0]).abs().mean() > 1e-3
+    assert data.model_inputs(inputs, training=False).shape == (6, 3, 32, 32)  # validation: one view
+    resized = PaintingsDataModule(**dict(kwargs, train_sizes=[24]), paired_views=True)
+    assert resized.model_inputs(inputs, training=True).shape == (6, 2, 3, 24, 24)
+    with pytest.raises(ValueError, match="--data.degradations"):
+        PaintingsDataModule(**dict(kwargs, degradations=[]), paired_views=True)
