@@ -12,7 +12,7 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from fileio import atomic_write_json
 from reports.wandb_media import wandb_loggers
 
-REPORTED = ("top1", "top2", "macro_f1", "loss")
+REPORTED = ("top1", "top2", "macro_f1", "loss", "consistency")  # consistency: training, with --model.consistency_weight
 
 
 def best_checkpoint_callback(trainer: pl.Trainer) -> ModelCheckpoint | None:

@@ -3,6 +3,7 @@ Jensen-Shannon between the two predictions."""
 import math
 
 import pytest
+import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
@@ -104,3 +105,18 @@ def test_paired_batches_hold_the_augmented_painting_and_its_degraded_copy(tmp_pa
     assert resized.model_inputs(inputs, training=True).shape == (6, 2, 3, 24, 24)
     with pytest.raises(ValueError, match="--data.degradations"):
         PaintingsDataModule(**dict(kwargs, degradations=[]), paired_views=True)
+
+
+def test_a_consistency_run_trains_on_pairs_and_validates_on_single_paintings(tmp_path, collection):
+    from callbacks import StageHistory
+    data = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection), degradations=["colour"],
+                                                        degradation_prob=1.0), paired_views=True)
+    model = ArtistClassifier(**tiny_model_kwargs(num_classes=data.num_classes, consistency_weight=12.0))
+    history = StageHistory()
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=2, accelerator="cpu", logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[history])
+    trainer.fit(model, data)
+    epoch = history.history[-1]
+    assert epoch["train_consistency"] > 0 and "val_consistency" not in epoch
+    assert 0 <= epoch["val_top1"] <= 1
