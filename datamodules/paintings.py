@@ -152,9 +152,10 @@ class PaintingsDataModule(pl.LightningDataModule):
         self.train_augmentation = self.augmentation(train_augment)
         self.eval_augmentation = NoAugment()
         self.degrade = Degrade(degradations, degradation_prob)
-        if paired_views and not self.degrade.kinds:
+        if paired_views and not (self.degrade.kinds and self.degrade.prob > 0):
             raise ValueError("--model.consistency_weight pairs each painting with a degraded copy: it needs "
-                             "--data.degradations (stage2.yaml and stage3.yaml turn both off)")
+                             "--data.degradations and a --data.degradation_prob above 0 (stage2.yaml and "
+                             "stage3.yaml turn both off)")
         self._split: pd.DataFrame | None = None
         self._report: list[dict] = []
         self.store: ImageStore | None = None

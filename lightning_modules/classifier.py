@@ -159,6 +159,9 @@ class ArtistClassifier(pl.LightningModule):
         images, labels, _rows = batch
         if images.dim() == 5:  # (B, views, 3, H, W): a painting and its degraded copy
             return self._consistency_step(images, labels, metrics, stage)
+        if stage == "train" and images.dim() == 4 and self.hparams.consistency_weight > 0:
+            raise ValueError("--model.consistency_weight > 0 trains on paired views: build the data module with "
+                             "paired_views=True and degradations (the command line links them)")
         targets = labels
         if stage == "train" and self.batch_mix is not None and images.dim() == 4:
             images, targets = self.batch_mix(images, labels)

@@ -40,7 +40,9 @@ class BestEpoch(Callback):
 
 def datamodule_for(run_dir: Path, checkpoint: dict, batch_size: int | None) -> PaintingsDataModule:
     hparams = init_args(PaintingsDataModule, checkpoint.get("datamodule_hyper_parameters", {}))
-    hparams.update(run_dir=str(run_dir), train_augment="flips", train_sizes=None)
+    # As stage 2: flips at one size, no degradations or paired views, so the feature cache holds.
+    hparams.update(run_dir=str(run_dir), train_augment="flips", train_sizes=None, degradations=[],
+                   paired_views=False)
     if batch_size:
         hparams["batch_size"] = batch_size
     return PaintingsDataModule(**hparams)
@@ -50,7 +52,7 @@ def train_head(base: ArtistClassifier, datamodule, dense_units: list[int], epoch
                seed: int) -> dict:
     pl.seed_everything(seed, verbose=False)
     model = ArtistClassifier(**{**init_args(ArtistClassifier, dict(base.hparams)), "pretrained": False,
-                                "dense_units": dense_units})
+                                "dense_units": dense_units, "mix_prob": 0.0, "consistency_weight": 0.0})
     model.backbone.load_state_dict(base.backbone.state_dict())
     best = BestEpoch()
     # The data module already serves cached features (run_sweep), so no FeatureCache callback here.

@@ -74,15 +74,29 @@ def test_the_loss_is_cross_entropy_on_the_first_view_plus_weight_times_js():
     assert relative_difference(grads_on, grads_light) > 0.05
 
 
-def test_paired_views_with_cutmix_or_mixup_train_and_are_refused_outside_training():
-    images, labels = torch.rand(4, 2, 3, 32, 32), torch.tensor([0, 1, 2, 0])
+@pytest.mark.parametrize("mix", ["CutMix", "MixUp"])
+def test_cutmix_and_mixup_fall_alike_on_both_views(mix):
+    images = torch.rand(4, 3, 32, 32)
     model = paired_model(12.0, mix_prob=1.0)
-    loss, _ = loss_and_grads(model, images, labels)
+    model.batch_mix.mix = next(t for t in model.batch_mix.mix.transforms if type(t).__name__ == mix)
+    seen = []
+    forward = model.forward
+    model.forward = lambda x: seen.append(x.detach().clone()) or forward(x)
+    loss, _ = loss_and_grads(model, torch.stack([images, images], dim=1), torch.tensor([0, 1, 2, 0]))
+    views = seen[0].view(4, 2, 3, 32, 32)
+    assert not torch.equal(views[:, 0], images)  # mixed ...
+    assert torch.equal(views[:, 0], views[:, 1])  # ... the same way in both views
     assert torch.isfinite(loss)
+
+
+def test_paired_views_are_refused_where_they_do_not_belong():
+    pairs, labels = torch.rand(4, 2, 3, 32, 32), torch.tensor([0, 1, 2, 0])
     with pytest.raises(ValueError, match="consistency_weight"):
-        model.validation_step((images, labels, torch.arange(4)), 0)
+        paired_model(12.0).validation_step((pairs, labels, torch.arange(4)), 0)
     with pytest.raises(ValueError, match="consistency_weight"):
-        loss_and_grads(paired_model(0.0), images, labels)
+        loss_and_grads(paired_model(0.0), pairs, labels)
+    with pytest.raises(ValueError, match="paired_views=True"):  # a weight without pairs would do nothing
+        loss_and_grads(paired_model(12.0), pairs[:, 0], labels)
     with pytest.raises(ValueError, match=">= 0"):
         paired_model(-1.0)
 
@@ -102,9 +116,20 @@ def test_paired_batches_hold_the_augmented_painting_and_its_degraded_copy(tmp_pa
     assert (pairs[:, 1] - pairs[:, 0]).abs().mean() > 1e-3
     assert data.model_inputs(inputs, training=False).shape == (6, 3, 32, 32)  # validation: one view
     resized = PaintingsDataModule(**dict(kwargs, train_sizes=[24]), paired_views=True)
-    assert resized.model_inputs(inputs, training=True).shape == (6, 2, 3, 24, 24)
-    with pytest.raises(ValueError, match="--data.degradations"):
-        PaintingsDataModule(**dict(kwargs, degradations=[]), paired_views=True)
+    torch.manual_seed(5)
+    small = resized.model_inputs(inputs, training=True)
+    expected = F.interpolate(pairs.flatten(0, 1), size=(24, 24), mode="bilinear", align_corners=False, antialias=True)
+    assert torch.allclose(small, expected.view(6, 2, 3, 24, 24))  # each view of each painting, in place
+    for nothing_to_pair in (dict(degradations=[]), dict(degradation_prob=0.0)):
+        with pytest.raises(ValueError, match="--data.degradations"):
+            PaintingsDataModule(**dict(kwargs, **nothing_to_pair), paired_views=True)
+
+
+def test_the_head_search_trains_as_stage_2_does_after_a_consistency_stage_1(tmp_path, collection):
+    from lightning_modules.head_search import datamodule_for
+    stage1 = tiny_datamodule_kwargs(tmp_path, root=str(collection), degradations=["colour"], paired_views=True)
+    data = datamodule_for(tmp_path / "sweep", {"datamodule_hyper_parameters": stage1}, None)
+    assert data.train_variants == 4 and not data.hparams.paired_views  # the four flips, cached
 
 
 def test_a_consistency_run_trains_on_pairs_and_validates_on_single_paintings(tmp_path, collection):
