@@ -79,3 +79,36 @@ def test_make_robustness_writes_the_report(three_stage_run, tmp_path):
     logged = json.loads((run / "stage3" / "metrics.json").read_text())
     assert one_pass["conditions"]["clean"]["top1"] == pytest.approx(logged["top1"], abs=1e-4)  # clean = validation
     assert "| clean |" in result.stdout
+
+
+def load_specialist_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "condition_specialist.py"
+    spec = importlib.util.spec_from_file_location("condition_specialist", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_condition_specialist_trains_on_what_the_benchmark_renders(monkeypatch, paintings):
+    """bench/condition_specialist.py bounds what a condition leaves to learn; that only holds if each
+    training picture it makes is, byte for byte, what the benchmark makes of that picture."""
+    import torch
+
+    from inference.robustness import load_condition
+    from transforms import degradations
+
+    specialist = load_specialist_script()
+    monkeypatch.setattr(degradations, "DEGRADATIONS", degradations.DEGRADATIONS)
+    monkeypatch.setattr(degradations, "KINDS", dict(degradations.KINDS))
+    for name in ("blur-1.2", "dim-low-contrast", "jpeg-q30"):
+        specialist.register(name)
+        pictures = torch.from_numpy(load_condition(paintings, "clean", 128)).permute(0, 3, 1, 2)
+        out = degradations.Degrade([name], 1.0)(pictures)  # every picture hit, at probability 1
+        expected = torch.from_numpy(load_condition(paintings, name, 128)).permute(0, 3, 1, 2).float() / 255
+        assert torch.equal(out, expected), name
+        assert (out - pictures / 255).abs().mean() > 1 / 255, name  # and the condition did change them
+    with pytest.raises(SystemExit, match="no condition"):
+        specialist.register("clean")

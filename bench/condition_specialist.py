@@ -1,0 +1,73 @@
+"""What a robustness condition leaves to learn: stage 1 trained on nothing but that condition.
+
+The robustness goal asks one model to lose at most 0.03 top-1 on each condition against clean
+paintings while scoring within 0.01 of `default` on clean ones. A model that sees every training
+painting as the condition (every one blurred at sigma 1.2, say) is about the best any model can do
+on it with this backbone, size and budget: if even it scores more than 0.04 below `default`'s clean
+top-1 on the condition, no training mix meets the goal there, because the condition took the
+information out of the pixels. (A bound in practice, not a proof: a model that also sees clean
+paintings might learn features a little better.)
+
+The condition is registered as one more degradation kind and applied to every training painting
+(probability 1) after the stage's augmentation, by the benchmark's own rendering (the same PIL
+filters and file format, read back by the project's loader); everything else is the ordinary
+`artist_cli.train` command line:
+
+    python bench/condition_specialist.py blur-1.2 fit --preset default,all --config configs/stage1.yaml \\
+        --run spec-blur12-all49 --data.root ../shared/data/best-artworks-128 --seed_everything=42
+    python -m artist_cli.robustness --ckpt runs/spec-blur12-all49/stage1/best.ckpt \\
+        --split runs/spec-blur12-all49/split.csv --conditions clean,blur-1.2 --views plain
+
+The checkpoint records `degradations: [<condition>]`, which only this script can rebuild: it is a
+measuring instrument, not a model to use.
+"""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from datamodules.decoding import load_rgb  # noqa: E402
+from inference.robustness import CONDITIONS  # noqa: E402
+from transforms import degradations  # noqa: E402
+
+
+def as_benchmark_renders(condition: str, image: torch.Tensor, generator=None) -> torch.Tensor:
+    """(3, H, W) float picture -> the same picture made into a file by the benchmark's `condition` and read
+    back by the project's loader at H x W, exactly as `make robustness` reads its paintings."""
+    pixels = (image.detach() * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    seed = int(torch.randint(0, 2**31 - 1, (), generator=generator))
+    picture, fmt, options = CONDITIONS[condition](Image.fromarray(pixels, "RGB"), np.random.default_rng(seed))
+    buffer = io.BytesIO()
+    picture.save(buffer, format=fmt, **options)
+    buffer.seek(0)
+    read = torch.from_numpy(load_rgb(buffer, image.shape[-1])).permute(2, 0, 1)
+    return read.to(image.device, image.dtype) / 255
+
+
+def register(condition: str) -> None:
+    """Make `condition` a degradation kind, so `--data.degradations=[condition]` applies it."""
+    if condition not in CONDITIONS or condition == "clean":
+        raise SystemExit(f"error: no condition {condition!r}; choose from {', '.join(c for c in CONDITIONS if c != 'clean')}")
+    degradations.KINDS[condition] = lambda image, generator=None: as_benchmark_renders(condition, image, generator)
+    degradations.DEGRADATIONS = (*degradations.DEGRADATIONS, condition)
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0].startswith("-"):
+        raise SystemExit(__doc__)
+    condition, cli_args = argv[0], argv[1:]
+    register(condition)
+    from artist_cli.train import main as train
+
+    train([*cli_args, f"--data.degradations=[{condition}]", "--data.degradation_prob=1.0"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
