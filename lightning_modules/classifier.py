@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from lightning_modules.backbones import BACKBONES, build_backbone
 from lightning_modules.consistency import jensen_shannon
+from lightning_modules.exposure import normalise_exposure
 from lightning_modules.heads import POOLS, Classifier, build_pool
 from lightning_modules.metrics import classification_metrics, confusion_matrix
 from lightning_modules.schedules import PlateauWithFloor, warmup_cosine
@@ -78,6 +79,11 @@ class ArtistClassifier(pl.LightningModule):
             counts the first copy, and this weight times the Jensen-Shannon divergence between the
             two predictions is added (12 in AugMix). Doubles the stage's compute; configs/stage2.yaml
             and stage3.yaml turn it off with the degradations.
+        exposure_target: `[mean, spread]`: before the backbone, each picture's grey level is brought
+            to this mean and standard deviation (`lightning_modules/exposure.py`), so a dimmer,
+            brighter, flatter or punchier photo of a painting gives the model the same input.
+            `None` (default): pictures go in as they are. Preset `exposure` sets the training
+            paintings' averages.
     """
 
     def __init__(
@@ -111,12 +117,15 @@ class ArtistClassifier(pl.LightningModule):
         mixup_alpha: float = 0.2,
         cutmix_alpha: float = 1.0,
         consistency_weight: float = 0.0,
+        exposure_target: list[float] | None = None,
     ):
         super().__init__()
         if artists is not None and len(artists) != num_classes:
             raise ValueError(f"{len(artists)} artist names for {num_classes} classes")
         if consistency_weight < 0:
             raise ValueError(f"consistency_weight must be >= 0, got {consistency_weight}")
+        if exposure_target is not None and (len(exposure_target) != 2 or exposure_target[1] <= 0):
+            raise ValueError(f"exposure_target is [mean, spread] with spread > 0, got {exposure_target}")
         self.save_hyperparameters()
         net = build_backbone(backbone, pretrained, weights_path, drop_path_rate)
         self.backbone = net.features
@@ -143,6 +152,8 @@ class ArtistClassifier(pl.LightningModule):
         """Pooled backbone features (the head's input) for [0, 1] RGB images."""
         if images.dtype == torch.uint8:
             images = images.float() / 255.0
+        if self.hparams.exposure_target is not None:
+            images = normalise_exposure(images, *self.hparams.exposure_target)
         images = (images - self.mean) / self.std
         if self.hparams.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -254,4 +265,5 @@ class ArtistClassifier(pl.LightningModule):
             "std": self.std.flatten().tolist(),
             "backbone": self.hparams.backbone,
             "head": self.hparams.head,
+            "exposure_target": self.hparams.exposure_target,
         }
