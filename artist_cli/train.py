@@ -328,7 +328,7 @@ def main(args=None) -> None:
         ArtistCLI(ArtistClassifier, PaintingsDataModule, subclass_mode_model=False,
                   subclass_mode_data=False, save_config_callback=SaveAndLogConfig,
                   save_config_kwargs={"overwrite": True}, args=args)
-    except (WeightsNotFoundError, FileNotFoundError, DataError) as error:
+    except (WeightsNotFoundError, FileNotFoundError, DataError, CheckpointMismatchError) as error:
         sys.exit(f"error: {error}")
 
 

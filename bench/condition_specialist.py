@@ -18,6 +18,11 @@ filters and file format, read back by the project's loader); everything else is 
     python -m artist_cli.robustness --ckpt runs/spec-blur12-all49/stage1/best.ckpt \\
         --split runs/spec-blur12-all49/split.csv --conditions clean,blur-1.2 --views plain
 
+Byte for byte only where the paintings are already square at the model's size (the 128 px set at
+128 px): elsewhere the benchmark renders the file before the loader's resize, and this after it,
+with the default (Lanczos) filter. DDP's subprocess launcher reruns this script, so each process
+registers the condition; `ddp_spawn` would not.
+
 The checkpoint records `degradations: [<condition>]`, which only this script can rebuild: it is a
 measuring instrument, not a model to use.
 """
@@ -56,7 +61,8 @@ def register(condition: str) -> None:
     if condition not in CONDITIONS or condition == "clean":
         raise SystemExit(f"error: no condition {condition!r}; choose from {', '.join(c for c in CONDITIONS if c != 'clean')}")
     degradations.KINDS[condition] = lambda image, generator=None: as_benchmark_renders(condition, image, generator)
-    degradations.DEGRADATIONS = (*degradations.DEGRADATIONS, condition)
+    if condition not in degradations.DEGRADATIONS:
+        degradations.DEGRADATIONS = (*degradations.DEGRADATIONS, condition)
 
 
 def main(argv: list[str]) -> None:

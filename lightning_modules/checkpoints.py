@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from lightning_modules.classifier import CHECKPOINT_KEY, ArtistClassifier
+from lightning_modules.exposure import exposure_mismatch
 
 
 class CheckpointMismatchError(ValueError):
@@ -119,12 +120,10 @@ def init_weights_from(model: torch.nn.Module, path, artists: list[str] | None = 
     if image_size is not None and meta.get("image_size") not in (None, image_size):
         raise CheckpointMismatchError(
             f"{path} was trained at {meta['image_size']} px, this run uses {image_size} px")
-    trained_exposure = checkpoint.get("hyper_parameters", {}).get("exposure_target")
-    exposure = dict(getattr(model, "hparams", {})).get("exposure_target")
-    if trained_exposure != exposure:
-        raise CheckpointMismatchError(
-            f"{path} was trained with --model.exposure_target {trained_exposure}, this stage uses {exposure}: "
-            "its weights expect pictures normalised as in training (give every stage the same presets)")
+    mismatch = exposure_mismatch(checkpoint.get("hyper_parameters", {}).get("exposure_target"),
+                                 dict(getattr(model, "hparams", {})).get("exposure_target"))
+    if mismatch:
+        raise CheckpointMismatchError(f"{path} {mismatch}")
     try:
         model.load_state_dict(checkpoint["state_dict"], strict=True)
     except RuntimeError as error:

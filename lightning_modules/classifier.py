@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from lightning_modules.backbones import BACKBONES, build_backbone
 from lightning_modules.consistency import jensen_shannon
-from lightning_modules.exposure import normalise_exposure
+from lightning_modules.exposure import exposure_mismatch, normalise_exposure
 from lightning_modules.heads import POOLS, Classifier, build_pool
 from lightning_modules.metrics import classification_metrics, confusion_matrix
 from lightning_modules.schedules import PlateauWithFloor, warmup_cosine
@@ -256,6 +256,16 @@ class ArtistClassifier(pl.LightningModule):
             self.stop_reason = "lr_floor"
 
     # ---- what a checkpoint must carry for evaluation and prediction -------------------------
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A resume, or `validate`/`test`/`predict --ckpt_path`, loads weights only: their inputs must be
+        normalised as in training, which the weights alone cannot tell."""
+        mismatch = exposure_mismatch(checkpoint.get("hyper_parameters", {}).get("exposure_target"),
+                                     self.hparams.exposure_target)
+        if mismatch:
+            from lightning_modules.checkpoints import CheckpointMismatchError  # that module imports this one
+
+            raise CheckpointMismatchError(f"the checkpoint {mismatch}")
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[CHECKPOINT_KEY] = {
             "artists": list(self.hparams.artists or []),

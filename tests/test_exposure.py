@@ -30,7 +30,7 @@ def test_any_brightness_and_contrast_change_is_undone():
     # colours are kept: a picture at the targets comes out as it went in
     assert torch.allclose(normalise_exposure(out, *TARGET), out, atol=1e-5)
     flat = torch.full((1, 3, 8, 8), 0.3)  # no spread at all: shifted to the mean, not divided by zero
-    assert torch.isfinite(normalise_exposure(flat, *TARGET)).all()
+    assert torch.allclose(normalise_exposure(flat, *TARGET), torch.full((1, 3, 8, 8), 0.45))
 
 
 def test_the_benchmarks_dim_picture_comes_out_as_the_painting():
@@ -63,8 +63,19 @@ def test_a_stage_cannot_start_from_weights_trained_on_other_inputs(tmp_path):
     trained.on_save_checkpoint(checkpoint)  # the metadata a stage's checkpoint carries
     torch.save(checkpoint, path)
     init_weights_from(ArtistClassifier(**tiny_model_kwargs(num_classes=4, exposure_target=TARGET)), path)
+    init_weights_from(ArtistClassifier(**tiny_model_kwargs(num_classes=4, exposure_target=(0.45, 0.19))), path)
     with pytest.raises(CheckpointMismatchError, match="exposure_target"):
         init_weights_from(ArtistClassifier(**tiny_model_kwargs(num_classes=4)), path)
+    # and the other way: weights trained on plain pictures (or saved before the option existed)
+    plain = ArtistClassifier(**tiny_model_kwargs(num_classes=4))
+    checkpoint = {"state_dict": plain.state_dict(), "hyper_parameters": {"num_classes": 4}}
+    plain.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, path)
+    init_weights_from(ArtistClassifier(**tiny_model_kwargs(num_classes=4)), path)
+    with pytest.raises(CheckpointMismatchError, match="exposure_target"):
+        init_weights_from(ArtistClassifier(**tiny_model_kwargs(num_classes=4, exposure_target=TARGET)), path)
+    with pytest.raises(CheckpointMismatchError, match="exposure_target"):  # a resume, or Lightning's test/predict
+        ArtistClassifier(**tiny_model_kwargs(num_classes=4, exposure_target=TARGET)).on_load_checkpoint(checkpoint)
 
 
 def test_the_onnx_export_normalises_exposure_as_pytorch_does(tmp_path):

@@ -227,9 +227,9 @@ def test_ema_preset_validates_saves_and_hands_on_the_averaged_weights(tmp_path):
     assert all(torch.equal(two["state_dict"][k], averaged[k]) for k in backbone)
 
 
-def lightning_subcommand(tmp, subcommand: str, stage: str = "stage3") -> subprocess.CompletedProcess:
+def lightning_subcommand(tmp, subcommand: str, stage: str = "stage3", *extra: str) -> subprocess.CompletedProcess:
     args = [sys.executable, "-m", "artist_cli.train", subcommand, "--preset", "default", "--config",
-            f"configs/{stage}.yaml", "--run", "t", *tiny_args(tmp).split()]
+            f"configs/{stage}.yaml", "--run", "t", *tiny_args(tmp).split(), *extra]
     return subprocess.run(args, cwd=REPO, capture_output=True, text=True, env=subprocess_env(), timeout=300)
 
 
@@ -257,6 +257,15 @@ def test_lightning_test_and_predict_score_the_test_part(three_stage_run, tmp_pat
     assert (predictions["artist_1"] == predictions["artist"]).mean() == pytest.approx(scored["top1"], abs=6e-5)
     assert set(predictions["answer"]) <= set(predictions["artist_1"]) | {"unknown artist"}
     assert (stage / "logs" / "metrics.csv").stat().st_size > 0  # the training logs are left alone
+
+
+def test_lightning_test_with_other_inputs_than_training_stops(three_stage_run):
+    """Lightning's `test` loads only the weights: a checkpoint trained without exposure normalisation,
+    scored by a network that normalises, must stop with the reason, not score the wrong inputs."""
+    tmp, _, _ = three_stage_run
+    result = lightning_subcommand(tmp, "test", "stage3", "--model.exposure_target=[0.45,0.19]")
+    assert result.returncode != 0 and "exposure_target" in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
 
 
 def test_lightning_test_without_a_trained_stage_says_so(tmp_path):
