@@ -114,6 +114,8 @@ class PaintingsDataModule(pl.LightningDataModule):
             training batches after the augmentation; stage2.yaml and stage3.yaml turn them off, so
             the stage-2 feature cache keeps its finite set of variants.
         degradation_prob: chance that each degradation kind hits a training painting.
+        degradation_prob_by_kind: a kind's own chance instead, e.g. `{blur: 0.4}` (kinds that are
+            not in `degradations` are ignored).
         paired_views: training batches carry each painting twice, (B, 2, 3, H, W): as augmented, and
             as then degraded, for the model's consistency loss (linked from `--model.consistency_weight`).
     """
@@ -144,6 +146,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         resize_filter: ResizeFilter = "lanczos",
         degradations: list[str] = [],  # noqa: B006 - jsonargparse needs a literal default
         degradation_prob: float = 0.5,
+        degradation_prob_by_kind: dict[str, float] = {},  # noqa: B006 - jsonargparse needs a literal default
         paired_views: bool = False,
     ):
         super().__init__()
@@ -151,8 +154,8 @@ class PaintingsDataModule(pl.LightningDataModule):
         self.root, self.run_dir = Path(root), Path(run_dir)
         self.train_augmentation = self.augmentation(train_augment)
         self.eval_augmentation = NoAugment()
-        self.degrade = Degrade(degradations, degradation_prob)
-        if paired_views and not (self.degrade.kinds and self.degrade.prob > 0):
+        self.degrade = Degrade(degradations, degradation_prob, degradation_prob_by_kind)
+        if paired_views and not self.degrade.active:
             raise ValueError("--model.consistency_weight pairs each painting with a degraded copy: it needs "
                              "--data.degradations and a --data.degradation_prob above 0 (stage2.yaml and "
                              "stage3.yaml turn both off)")
@@ -292,7 +295,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         """How many distinct inputs the training augmentation can produce (None: unbounded)."""
         if len(set(self.hparams.train_sizes or [])) > 1:
             return None  # multi-size training: every batch at a random size
-        if self.degrade.kinds:
+        if self.degrade.active:
             return None  # degradations draw from continuous ranges
         return self.train_augmentation.variants
 

@@ -136,6 +136,22 @@ def test_no_degradation_leaves_batches_and_the_random_stream_alone():
         Degrade(["rain"])
 
 
+def test_a_kind_can_have_its_own_probability():
+    from transforms.degradations import Degrade
+    images = torch.rand(64, 3, 16, 16)
+    hit = lambda degrade: ((degrade(images, torch.Generator().manual_seed(0)) - images).abs()  # noqa: E731
+                           .flatten(1).amax(1) > 1e-6).float().mean().item()
+    assert hit(Degrade(["jpeg", "blur"], 0.0, {"blur": 1.0})) == 1.0  # blur on every painting, JPEG on none
+    assert hit(Degrade(["jpeg", "blur"], 0.0, {"blur": 0.0})) == 0.0
+    assert not Degrade(["jpeg", "blur"], 0.0, {"blur": 0.0}).active
+    assert 0.2 < hit(Degrade(["blur"], 1.0, {"blur": 0.4})) < 0.6  # the kind's own chance wins
+    assert hit(Degrade(["blur"], 0.0, {"frame": 1.0})) == 0.0  # a kind that is off stays off
+    with pytest.raises(ValueError, match="unknown degradation"):
+        Degrade(["blur"], 0.1, {"rain": 0.5})
+    with pytest.raises(ValueError, match=r"degradation_prob_by_kind\[blur\]"):
+        Degrade(["blur"], 0.1, {"blur": 1.5})
+
+
 def test_blur_softens_and_resampling_loses_fine_detail():
     from inference.robustness import laplacian_sharpness
     from transforms.degradations import blur, resample

@@ -109,26 +109,36 @@ KINDS = {"frame": frame, "resample": resample, "jpeg": jpeg, "blur": blur, "colo
 
 
 class Degrade(torch.nn.Module):
-    """Each kind in `kinds` (in the order of DEGRADATIONS) hits each sample with probability `prob`."""
+    """Each kind in `kinds` (in the order of DEGRADATIONS) hits each sample with probability `prob`, or
+    with its own probability in `prob_by_kind` (kinds that are not switched on are ignored there)."""
 
-    def __init__(self, kinds: list[str], prob: float = 0.5):
+    def __init__(self, kinds: list[str], prob: float = 0.5, prob_by_kind: dict[str, float] | None = None):
         super().__init__()
-        unknown = [k for k in kinds if k not in KINDS]
+        prob_by_kind = dict(prob_by_kind or {})
+        unknown = [k for k in [*kinds, *prob_by_kind] if k not in KINDS]
         if unknown:
             raise ValueError(f"unknown degradation(s) {unknown}; choose from {', '.join(DEGRADATIONS)}")
-        if not 0.0 <= prob <= 1.0:
-            raise ValueError(f"degradation_prob must lie in [0, 1], got {prob}")
+        for name, value in {"degradation_prob": prob, **{f"degradation_prob_by_kind[{k}]": v
+                                                         for k, v in prob_by_kind.items()}}.items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {value}")
         self.kinds = [k for k in DEGRADATIONS if k in kinds]
         self.prob = prob
+        self.probs = {k: float(prob_by_kind.get(k, prob)) for k in self.kinds}
+
+    @property
+    def active(self) -> bool:
+        """Whether any painting can be degraded at all."""
+        return any(p > 0 for p in self.probs.values())
 
     def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         images = to_float(images)
-        if not self.kinds or self.prob == 0:
+        if not self.active:
             return images
         out = []
         for image in images:
             for kind in self.kinds:
-                if torch.rand((), generator=generator) < self.prob:
+                if torch.rand((), generator=generator) < self.probs[kind]:
                     image = KINDS[kind](image, generator)
             out.append(image)
         return torch.stack(out)
