@@ -81,26 +81,15 @@ def test_make_robustness_writes_the_report(three_stage_run, tmp_path):
     assert "| clean |" in result.stdout
 
 
-def load_specialist_script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "bench" / "condition_specialist.py"
-    spec = importlib.util.spec_from_file_location("condition_specialist", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_condition_specialist_trains_on_what_the_benchmark_renders(monkeypatch, paintings):
-    """bench/condition_specialist.py bounds what a condition leaves to learn; that only holds if each
+    """artist_cli/condition_specialist.py bounds what a condition leaves to learn; that only holds if each
     training picture it makes is, byte for byte, what the benchmark makes of that picture."""
     import torch
 
     from inference.robustness import load_condition
     from transforms import degradations
 
-    specialist = load_specialist_script()
+    from artist_cli import condition_specialist as specialist
     monkeypatch.setattr(degradations, "DEGRADATIONS", degradations.DEGRADATIONS)
     monkeypatch.setattr(degradations, "KINDS", dict(degradations.KINDS))
     for name in ("blur-1.2", "dim-low-contrast", "jpeg-q30"):

@@ -13,7 +13,7 @@ The condition is registered as one more degradation kind and applied to every tr
 filters and file format, read back by the project's loader); everything else is the ordinary
 `artist_cli.train` command line:
 
-    python bench/condition_specialist.py blur-1.2 fit --preset default,all --config configs/stage1.yaml \\
+    python -m artist_cli.condition_specialist blur-1.2 fit --preset default,all --config configs/stage1.yaml \\
         --run spec-blur-1.2-all49 --data.root ../shared/data/best-artworks-128 --seed_everything=42
     python -m artist_cli.robustness --ckpt runs/spec-blur-1.2-all49/stage1/last.ckpt \\
         --split runs/spec-blur-1.2-all49/split.csv --conditions clean,blur-1.2 --views plain
@@ -30,17 +30,15 @@ from __future__ import annotations
 
 import io
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from datamodules.decoding import load_rgb  # noqa: E402
-from inference.robustness import CONDITIONS  # noqa: E402
-from transforms import degradations  # noqa: E402
+from artist_cli.train import main as train
+from datamodules.decoding import load_rgb
+from inference.robustness import CONDITIONS
+from transforms import degradations
 
 
 def as_benchmark_renders(condition: str, image: torch.Tensor, generator=None) -> torch.Tensor:
@@ -70,8 +68,6 @@ def main(argv: list[str]) -> None:
         raise SystemExit(__doc__)
     condition, cli_args = argv[0], argv[1:]
     register(condition)
-    from artist_cli.train import main as train
-
     # Validation stays on clean paintings, which a specialist reads badly by design: early stopping on it
     # would cut the stage short (it did, at epoch 13 of 16), so it is off; score last.ckpt, not best.ckpt.
     train([*cli_args, f"--data.degradations=[{condition}]", "--data.degradation_prob=1.0",
