@@ -28,16 +28,14 @@ measuring instrument, not a model to use.
 """
 from __future__ import annotations
 
-import io
 import sys
 
-import numpy as np
 import torch
 from PIL import Image
 
 from artist_cli.train import main as train
 from datamodules.decoding import load_rgb
-from inference.robustness import CONDITIONS
+from inference.robustness import CONDITIONS, render_picture
 from transforms import degradations
 
 
@@ -46,11 +44,8 @@ def as_benchmark_renders(condition: str, image: torch.Tensor, generator=None) ->
     back by the project's loader at H x W, exactly as `make robustness` reads its paintings."""
     pixels = (image.detach() * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     seed = int(torch.randint(0, 2**31 - 1, (), generator=generator))
-    picture, fmt, options = CONDITIONS[condition](Image.fromarray(pixels, "RGB"), np.random.default_rng(seed))
-    buffer = io.BytesIO()
-    picture.save(buffer, format=fmt, **options)
-    buffer.seek(0)
-    read = torch.from_numpy(load_rgb(buffer, image.shape[-1])).permute(2, 0, 1)
+    read = torch.from_numpy(load_rgb(render_picture(Image.fromarray(pixels, "RGB"), condition, seed),
+                                     image.shape[-1])).permute(2, 0, 1)
     return read.to(image.device, image.dtype) / 255
 
 

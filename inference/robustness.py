@@ -217,6 +217,11 @@ def render(path, name: str, seed: int) -> io.BytesIO:
     with Image.open(path) as image:
         image.load()
         rgb = to_rgb(image)
+    return render_picture(rgb, name, seed)
+
+
+def render_picture(rgb: Image.Image, name: str, seed: int) -> io.BytesIO:
+    """The bytes of an RGB picture as condition `name` makes it (a file in memory)."""
     picture, fmt, options = CONDITIONS[name](rgb, np.random.default_rng(seed))
     buffer = io.BytesIO()
     picture.save(buffer, format=fmt, **options)
