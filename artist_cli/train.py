@@ -323,13 +323,31 @@ class ArtistCLI(LightningCLI):
         print(f"[{config.stage}] starting from the weights of {source}", flush=True)
 
 
+def close_process_group(wait_for_peers: bool) -> None:
+    """Close a DDP process group before the interpreter shuts down.
+
+    Lightning closes only NCCL groups at exit; a gloo group (CPU DDP) left open keeps worker threads that,
+    torn down with the interpreter, can abort a finished process ("terminate called without an active
+    exception", pytorch/pytorch#190489). After a clean run every rank first waits for the others, so no
+    rank closes its sockets while a peer still reads from them; after an error no rank waits."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    if wait_for_peers:
+        torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
+
+
 def main(args=None) -> None:
+    finished = False
     try:
         ArtistCLI(ArtistClassifier, PaintingsDataModule, subclass_mode_model=False,
                   subclass_mode_data=False, save_config_callback=SaveAndLogConfig,
                   save_config_kwargs={"overwrite": True}, args=args)
+        finished = True
     except (WeightsNotFoundError, FileNotFoundError, DataError, CheckpointMismatchError) as error:
         sys.exit(f"error: {error}")
+    finally:
+        close_process_group(wait_for_peers=finished)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ import subprocess
 import sys
 
 import pytest
+import torch.distributed as dist
 
+from artist_cli.train import close_process_group
 from tests.helpers.paintings import make_collection
 from tests.helpers.runs import REPO, TINY, subprocess_env
 
@@ -42,6 +44,18 @@ def two_nodes(tmp_path, stage: int, extra: list[str]) -> list[subprocess.Complet
             pytest.fail(f"stage {stage} did not finish on two nodes within the time limit")
         results.append(subprocess.CompletedProcess(node.args, node.returncode, out, ""))
     return results
+
+
+def test_the_cli_closes_its_process_group_before_exit(tmp_path):
+    # A gloo group left open at exit can abort a finished rank (pytorch/pytorch#190489): train.main closes it.
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        close_process_group(wait_for_peers=True)
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    close_process_group(wait_for_peers=True)  # no group: nothing to do, no error
 
 
 def evaluate_in_one_process(tmp_path, ckpt, split) -> dict:
