@@ -5,7 +5,8 @@ nearest-neighbour drop).
     .venv/bin/python bench/robustness_compare.py default=runs/bench-default/stage1/robustness.json \\
         all=runs/rob-all/stage1/robustness.json [--views "default views"] [--conditions]
 
-Each argument is name=path to a `robustness.json` (`make robustness`). Prints Markdown.
+Each argument is name=path to a `robustness.json` (`make robustness`, or a subset of its conditions with
+`--conditions`): only the conditions every report has are compared. Prints Markdown.
 """
 from __future__ import annotations
 
@@ -36,15 +37,24 @@ def main() -> None:
         name, path = item.split("=", 1)
         reports[name] = json.load(open(path))["view_sets"][args.views]["conditions"]
     names = list(reports)
+    shared = [c for c in reports[names[0]] if all(c in r for r in reports.values())]
+    left_out = sorted({c for r in reports.values() for c in r} - set(shared))
+    if left_out:
+        print(f"Compared on the {len(shared)} conditions all reports have; left out: {', '.join(left_out)}\n")
+    reports = {name: {c: r[c] for c in shared} for name, r in reports.items()}
     print(f"{args.views}:\n\n| | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
     summaries = {name: summary(c) for name, c in reports.items()}
     for key in summaries[names[0]]:
-        cells = [f"{s[key]:+.2f}" if "drop" in key else (f"{s[key]:.3f}" if isinstance(s[key], float) else s[key])
+        cells = [f"{s[key]:+.3f}" if "drop" in key else (f"{s[key]:.3f}" if isinstance(s[key], float) else s[key])
                  for s in summaries.values()]
         print(f"| {key} | " + " | ".join(cells) + " |")
     if args.conditions:
-        for condition in reports[names[0]]:
-            print(f"| {condition} | " + " | ".join(f"{reports[n][condition]['top1']:.2f}" for n in names) + " |")
+        print("\nPer condition, top-1 (loss against clean):\n\n| condition | " + " | ".join(names) + " |\n|---|"
+              + "---|" * len(names))
+        for condition in shared:
+            cells = (f"{reports[n][condition]['top1']:.3f} ({reports[n][condition]['top1'] - reports[n]['clean']['top1']:+.3f})"
+                     for n in names)
+            print(f"| {condition} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

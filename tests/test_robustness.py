@@ -1,5 +1,7 @@
 """The robustness benchmark: each condition makes the file it says, the loader reads it, the goal is judged right."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ from PIL import Image
 from datamodules.decoding import load_rgb
 from inference.robustness import (CONDITIONS, WALL, laplacian_sharpness, load_condition, render, summarise)
 from tests.helpers.paintings import make_collection
-from tests.helpers.runs import make
+from tests.helpers.runs import REPO, make
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +103,22 @@ def test_a_condition_specialist_trains_on_what_the_benchmark_renders(monkeypatch
         assert (out - pictures / 255).abs().mean() > 1 / 255, name  # and the condition did change them
     with pytest.raises(SystemExit, match="no condition"):
         specialist.register("clean")
+
+
+def test_the_comparison_reads_only_the_conditions_every_report_has(tmp_path):
+    def report(path, top1s):
+        conditions = {name: {"top1": value, "macro_f1": value - 0.1} for name, value in top1s.items()}
+        path.write_text(json.dumps({"view_sets": {"one pass": {"conditions": conditions}}}))
+        return path
+
+    full = report(tmp_path / "full.json", {"clean": 0.70, "blur-1.2": 0.60, "down-nearest-q75": 0.50, "sharpen": 0.65})
+    subset = report(tmp_path / "subset.json", {"clean": 0.68, "blur-1.2": 0.66, "sharpen": 0.61})
+    result = subprocess.run([sys.executable, "bench/robustness_compare.py", f"a={full}", f"b={subset}", "--conditions"],
+                            cwd=REPO, capture_output=True, text=True, check=True)
+    rows = {line.split(" | ")[0].strip("| "): line.strip("| ").split(" | ")[1:]
+            for line in result.stdout.splitlines() if line.startswith("| ")}
+    assert "left out: down-nearest-q75" in result.stdout  # only in one report: in neither summary
+    assert rows["mean top-1 over conditions"] == ["0.650", "0.650"]
+    assert rows["worst drop (not nearest)"] == ["-0.100", "-0.070"]
+    assert rows["worst condition"] == ["blur-1.2", "sharpen"]
+    assert rows["sharpen"] == ["0.650 (-0.050)", "0.610 (-0.070)"]
