@@ -7,14 +7,15 @@
 #
 # Rerunning it resumes an interrupted stage from its last.ckpt. Seeds of one recipe summarise with
 # `python -m reports.seeds results/RUN_A results/RUN_B`. Environment: RUNS (runs folder, default
-# runs), RESULTS (default results), ARGS (more CLI overrides for every stage).
+# runs), RESULTS (default results), ARGS (more CLI overrides for every stage), STAGE1_ARGS (for stage 1
+# alone, e.g. "--trainer.max_epochs=24").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=$1; SEED=$2; PRESET=$3; DATA=${4:-data/sample}
 RUNS=${RUNS:-runs}; RESULTS=${RESULTS:-results}
-stage() { make "$1" DATA="$DATA" RUN="$RUN" PRESET="$PRESET" ARGS="--seed_everything=$SEED --runs_dir=$RUNS ${ARGS:-}"; }
+stage() { make "$1" DATA="$DATA" RUN="$RUN" PRESET="$PRESET" ARGS="--seed_everything=$SEED --runs_dir=$RUNS ${ARGS:-} ${2:-}"; }
 
-start=$(date +%s); stage stage1
+start=$(date +%s); stage stage1 "${STAGE1_ARGS:-}"
 one=$(date +%s); stage stage2
 two=$(date +%s); stage stage3
 end=$(date +%s)

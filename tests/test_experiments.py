@@ -5,6 +5,7 @@ import subprocess
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from lightning_modules.head_search import run_sweep
 from datamodules import PaintingsDataModule
@@ -91,7 +92,7 @@ def test_presets_select_the_right_artists(tmp_path, preset, expected):
 def test_recipe_run_times_the_stages_scores_both_parts_and_keeps_the_files(tmp_path):
     data = make_collection(tmp_path / "data", {"Claude_Monet": 12, "Edgar_Degas": 12, "Paul_Gauguin": 12})
     env = dict(subprocess_env(), RUNS=str(tmp_path / "runs"), RESULTS=str(tmp_path / "results"),
-               ARGS=" ".join(TINY + [f"--data.cache_dir={tmp_path / 'cache'}"]))
+               ARGS=" ".join(TINY + [f"--data.cache_dir={tmp_path / 'cache'}"]), STAGE1_ARGS="--trainer.max_epochs=3")
     result = subprocess.run(["bash", "bench/recipe_run.sh", "r", "3", "default", str(data)], cwd=REPO,
                             capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -105,5 +106,8 @@ def test_recipe_run_times_the_stages_scores_both_parts_and_keeps_the_files(tmp_p
         assert plain["n_images"] == views["n_images"] == (split["split"] == name).sum()
         assert plain["views"] == ["plain"] and len(views["views"]) > 1
     assert "seed_everything: 3" in (out / "stage1_config.yaml").read_text()
+    # STAGE1_ARGS reach stage 1 alone: stages 2 and 3 keep ARGS' two epochs.
+    assert [yaml.safe_load((out / f"{s}_config.yaml").read_text())["trainer"]["max_epochs"]
+            for s in ("stage1", "stage2", "stage3")] == [3, 2, 2]
     for stage in ["stage1", "stage2", "stage3"]:
         assert (out / f"{stage}_metrics.json").is_file()
