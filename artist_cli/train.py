@@ -324,17 +324,25 @@ class ArtistCLI(LightningCLI):
 
 
 def close_process_group(wait_for_peers: bool) -> None:
-    """Close a DDP process group before the interpreter shuts down.
+    """Close a CPU (gloo) DDP process group before the interpreter shuts down.
 
-    Lightning closes only NCCL groups at exit; a gloo group (CPU DDP) left open keeps worker threads that,
-    torn down with the interpreter, can abort a finished process ("terminate called without an active
-    exception", pytorch/pytorch#190489). After a clean run every rank first waits for the others, so no
-    rank closes its sockets while a peer still reads from them; after an error no rank waits."""
+    Lightning closes only NCCL groups at exit; a gloo group left open keeps worker threads that, torn down
+    with the interpreter, can abort a finished process ("terminate called without an active exception",
+    pytorch/pytorch#190489). After a clean run the ranks first wait for each other, so no rank closes its
+    sockets while a peer still reads from them; a peer that failed instead ends the wait with an error
+    (gloo notices closed sockets), reported here. NCCL groups stay Lightning's: a barrier there would wait
+    out the 30-minute timeout for a rank that failed after the last collective."""
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
         return
-    if wait_for_peers:
-        torch.distributed.barrier()
-    torch.distributed.destroy_process_group()
+    if torch.distributed.get_backend() != "gloo":
+        return
+    try:
+        if wait_for_peers:
+            torch.distributed.barrier()
+    except RuntimeError as error:
+        print(f"warning: another process of this run did not finish: {error}", file=sys.stderr, flush=True)
+    finally:
+        torch.distributed.destroy_process_group()
 
 
 def main(args=None) -> None:

@@ -7,6 +7,7 @@ import sys
 import pytest
 import torch.distributed as dist
 
+from artist_cli import train
 from artist_cli.train import close_process_group
 from tests.helpers.paintings import make_collection
 from tests.helpers.runs import REPO, TINY, subprocess_env
@@ -47,7 +48,7 @@ def two_nodes(tmp_path, stage: int, extra: list[str]) -> list[subprocess.Complet
 
 
 def test_the_cli_closes_its_process_group_before_exit(tmp_path):
-    # A gloo group left open at exit can abort a finished rank (pytorch/pytorch#190489): train.main closes it.
+    # A gloo group left open at exit can abort a finished rank (pytorch/pytorch#190489).
     dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
     try:
         close_process_group(wait_for_peers=True)
@@ -56,6 +57,60 @@ def test_the_cli_closes_its_process_group_before_exit(tmp_path):
         if dist.is_initialized():
             dist.destroy_process_group()
     close_process_group(wait_for_peers=True)  # no group: nothing to do, no error
+
+
+@pytest.mark.parametrize("outcome, waits", [("finishes", True), ("data error", False), ("exits", False)])
+def test_main_waits_for_the_other_ranks_only_after_a_clean_run(monkeypatch, outcome, waits):
+    def cli(*args, **kwargs):
+        if outcome == "data error":
+            raise train.DataError("no paintings")
+        if outcome == "exits":
+            sys.exit(0)  # e.g. a stage that is already complete
+
+    calls = []
+    monkeypatch.setattr(train, "ArtistCLI", cli)
+    monkeypatch.setattr(train, "close_process_group", lambda wait_for_peers: calls.append(wait_for_peers))
+    if outcome == "finishes":
+        train.main([])
+    else:
+        with pytest.raises(SystemExit):
+            train.main([])
+    assert calls == [waits]
+
+
+PEER_FAILS = """
+import sys, torch, torch.distributed as dist
+from artist_cli import train
+from artist_cli.train import close_process_group
+rank = int(sys.argv[1])
+dist.init_process_group("gloo", init_method=sys.argv[2], rank=rank, world_size=2)
+dist.all_reduce(torch.ones(1))
+finished = False
+try:  # as artist_cli.train.main does
+    if rank == 0:
+        raise SystemExit("rank 0 failed after the last collective")
+    finished = True
+finally:
+    close_process_group(wait_for_peers=finished)
+print("rank 1 closed its group", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_finished_rank_does_not_hang_when_its_peer_failed(tmp_path):
+    script = tmp_path / "peer_fails.py"
+    script.write_text(PEER_FAILS)
+    store = f"tcp://127.0.0.1:{free_port()}"
+    ranks = [subprocess.Popen([sys.executable, str(script), str(rank), store], cwd=REPO, env=subprocess_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in (0, 1)]
+    try:
+        out = [rank.communicate(timeout=120)[0] for rank in ranks]
+    finally:
+        for rank in ranks:
+            rank.kill()
+    assert ranks[0].returncode == 1
+    assert ranks[1].returncode == 0, out[1]
+    assert "rank 1 closed its group" in out[1] and "did not finish" in out[1]
 
 
 def evaluate_in_one_process(tmp_path, ckpt, split) -> dict:
