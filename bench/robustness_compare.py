@@ -5,25 +5,29 @@ nearest-neighbour drop).
     .venv/bin/python bench/robustness_compare.py default=runs/bench-default/stage1/robustness.json \\
         all=runs/rob-all/stage1/robustness.json [--views "default views"] [--conditions]
 
-Each argument is name=path to a `robustness.json` (`make robustness`, or a subset of its conditions with
-`--conditions`): only the conditions every report has are compared. Prints Markdown.
+Each argument is name=path to a `robustness.json` (`make robustness`, or `python -m artist_cli.robustness`
+on some of the conditions): only the conditions every report has are compared. Prints Markdown.
 """
 from __future__ import annotations
 
 import argparse
 import json
 
-NEAREST = "down-nearest-q75"
+from inference.robustness import NEAREST
 
 
 def summary(conditions: dict) -> dict:
     clean = conditions["clean"]["top1"]
     drops = {name: m["top1"] - clean for name, m in conditions.items() if name != "clean"}
-    worst = min((name for name in drops if name != NEAREST), key=drops.get)
-    return {"clean top-1": clean, "clean macro-F1": conditions["clean"]["macro_f1"],
-            "mean top-1 over conditions": sum(m["top1"] for m in conditions.values()) / len(conditions),
-            "worst drop (not nearest)": drops[worst], "worst condition": worst,
-            "nearest-neighbour drop": drops.get(NEAREST, float("nan"))}
+    others = [name for name in drops if name not in NEAREST]
+    worst = min(others, key=drops.get) if others else None
+    result = {"clean top-1": clean, "clean macro-F1": conditions["clean"]["macro_f1"],
+              "mean top-1 over conditions": sum(m["top1"] for m in conditions.values()) / len(conditions),
+              "worst drop (not nearest)": drops[worst] if worst else float("nan"), "worst condition": worst or "-"}
+    for name in NEAREST:
+        if name in drops:
+            result["nearest-neighbour drop"] = drops[name]
+    return result
 
 
 def main() -> None:
@@ -38,9 +42,12 @@ def main() -> None:
         reports[name] = json.load(open(path))["view_sets"][args.views]["conditions"]
     names = list(reports)
     shared = [c for c in reports[names[0]] if all(c in r for r in reports.values())]
-    left_out = sorted({c for r in reports.values() for c in r} - set(shared))
+    if "clean" not in shared:
+        parser.error("every report needs the clean condition")
+    left_out = {name: sorted(set(r) - set(shared)) for name, r in reports.items() if set(r) - set(shared)}
     if left_out:
-        print(f"Compared on the {len(shared)} conditions all reports have; left out: {', '.join(left_out)}\n")
+        print(f"Compared on the {len(shared)} conditions all reports have; left out: "
+              + "; ".join(f"{', '.join(c)} (in {name})" for name, c in left_out.items()) + "\n")
     reports = {name: {c: r[c] for c in shared} for name, r in reports.items()}
     print(f"{args.views}:\n\n| | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
     summaries = {name: summary(c) for name, c in reports.items()}

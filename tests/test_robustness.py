@@ -111,14 +111,24 @@ def test_the_comparison_reads_only_the_conditions_every_report_has(tmp_path):
         path.write_text(json.dumps({"view_sets": {"one pass": {"conditions": conditions}}}))
         return path
 
-    full = report(tmp_path / "full.json", {"clean": 0.70, "blur-1.2": 0.60, "down-nearest-q75": 0.50, "sharpen": 0.65})
+    # phone-photo, the largest loss, and nearest neighbour are in one report only: neither counts anywhere.
+    full = report(tmp_path / "full.json", {"clean": 0.70, "blur-1.2": 0.60, "down-nearest-q75": 0.50,
+                                           "phone-photo": 0.40, "sharpen": 0.65})
     subset = report(tmp_path / "subset.json", {"clean": 0.68, "blur-1.2": 0.66, "sharpen": 0.61})
     result = subprocess.run([sys.executable, "bench/robustness_compare.py", f"a={full}", f"b={subset}", "--conditions"],
                             cwd=REPO, capture_output=True, text=True, check=True)
     rows = {line.split(" | ")[0].strip("| "): line.strip("| ").split(" | ")[1:]
             for line in result.stdout.splitlines() if line.startswith("| ")}
-    assert "left out: down-nearest-q75" in result.stdout  # only in one report: in neither summary
+    assert "left out: down-nearest-q75, phone-photo (in a)" in result.stdout
     assert rows["mean top-1 over conditions"] == ["0.650", "0.650"]
     assert rows["worst drop (not nearest)"] == ["-0.100", "-0.070"]
     assert rows["worst condition"] == ["blur-1.2", "sharpen"]
+    assert "nearest-neighbour drop" not in rows and "phone-photo" not in rows
     assert rows["sharpen"] == ["0.650 (-0.050)", "0.610 (-0.070)"]
+    # Both full: nearest neighbour has its own row and is never the worst, however large its loss.
+    result = subprocess.run([sys.executable, "bench/robustness_compare.py", f"a={full}", f"b={full}"],
+                            cwd=REPO, capture_output=True, text=True, check=True)
+    rows = {line.split(" | ")[0].strip("| "): line.strip("| ").split(" | ")[1:]
+            for line in result.stdout.splitlines() if line.startswith("| ")}
+    assert rows["nearest-neighbour drop"] == ["-0.200", "-0.200"]
+    assert rows["worst condition"] == ["phone-photo", "phone-photo"]
