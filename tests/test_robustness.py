@@ -105,6 +105,12 @@ def test_a_condition_specialist_trains_on_what_the_benchmark_renders(monkeypatch
         specialist.register("clean")
 
 
+def markdown_rows(text: str) -> dict[str, list[str]]:
+    """A Markdown table's rows by their first cell."""
+    return {line.split(" | ")[0].strip("| "): line.strip("| ").split(" | ")[1:]
+            for line in text.splitlines() if line.startswith("| ")}
+
+
 def test_the_comparison_reads_only_the_conditions_every_report_has(tmp_path):
     def report(path, top1s):
         conditions = {name: {"top1": value, "macro_f1": value - 0.1} for name, value in top1s.items()}
@@ -117,8 +123,7 @@ def test_the_comparison_reads_only_the_conditions_every_report_has(tmp_path):
     subset = report(tmp_path / "subset.json", {"clean": 0.68, "blur-1.2": 0.66, "sharpen": 0.61})
     result = subprocess.run([sys.executable, "bench/robustness_compare.py", f"a={full}", f"b={subset}", "--conditions"],
                             cwd=REPO, capture_output=True, text=True, check=True)
-    rows = {line.split(" | ")[0].strip("| "): line.strip("| ").split(" | ")[1:]
-            for line in result.stdout.splitlines() if line.startswith("| ")}
+    rows = markdown_rows(result.stdout)
     assert "left out: down-nearest-q75, phone-photo (in a)" in result.stdout
     assert rows["mean top-1 over conditions"] == ["0.650", "0.650"]
     assert rows["worst drop (not nearest)"] == ["-0.100", "-0.070"]
@@ -128,7 +133,6 @@ def test_the_comparison_reads_only_the_conditions_every_report_has(tmp_path):
     # Both full: nearest neighbour has its own row and is never the worst, however large its loss.
     result = subprocess.run([sys.executable, "bench/robustness_compare.py", f"a={full}", f"b={full}"],
                             cwd=REPO, capture_output=True, text=True, check=True)
-    rows = {line.split(" | ")[0].strip("| "): line.strip("| ").split(" | ")[1:]
-            for line in result.stdout.splitlines() if line.startswith("| ")}
+    rows = markdown_rows(result.stdout)
     assert rows["nearest-neighbour drop"] == ["-0.200", "-0.200"]
     assert rows["worst condition"] == ["phone-photo", "phone-photo"]
