@@ -15,11 +15,16 @@ GREY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as PIL's "L" mode and ImageEnhan
 MIN_SPREAD = 0.02  # a near-uniform picture is not stretched into noise
 
 
+def grey_of(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) floats -> (B, 1, H, W) grey levels (luma weights GREY)."""
+    weights = torch.tensor(GREY, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+    return (images * weights).sum(dim=1, keepdim=True)
+
+
 def normalise_exposure(images: torch.Tensor, mean: float, spread: float) -> torch.Tensor:
     """(B, 3, H, W) floats in [0, 1] -> the same pictures with grey mean `mean` and grey standard
     deviation `spread` (values may leave [0, 1]; the backbone's normalisation follows)."""
-    weights = torch.tensor(GREY, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
-    grey = (images * weights).sum(dim=1, keepdim=True)
+    grey = grey_of(images)
     grey_mean = grey.mean(dim=(2, 3), keepdim=True)
     grey_spread = grey.std(dim=(2, 3), keepdim=True).clamp_min(MIN_SPREAD)
     return (images - grey_mean) / grey_spread * spread + mean

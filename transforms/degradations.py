@@ -60,12 +60,17 @@ def gaussian(image: torch.Tensor, sigma: float) -> torch.Tensor:
     return TF.gaussian_blur(image[None], kernel_size=[size, size], sigma=[sigma, sigma])[0]
 
 
+def unsharp_mask(image: torch.Tensor, radius: float, amount: float) -> torch.Tensor:
+    """(C, H, W) floats in [0, 1] sharpened: `amount` times the detail a Gaussian of sigma `radius` removes, added."""
+    return (image + amount * (image - gaussian(image, radius))).clamp(0, 1)
+
+
 def blur(image: torch.Tensor, generator=None) -> torch.Tensor:
     """(3, H, W) float: a Gaussian blur, or (half the time) an unsharp mask that sharpens."""
     if torch.rand((), generator=generator) < 0.5:
         return gaussian(image, float(uniform(1, 0.3, 1.5, generator)))
     radius, amount = float(uniform(1, 0.5, 2.0, generator)), float(uniform(1, 0.3, 1.2, generator))
-    return (image + amount * (image - gaussian(image, radius))).clamp(0, 1)
+    return unsharp_mask(image, radius, amount)
 
 
 # Log-gains of (red, green, blue) per unit of warmth: a tungsten bulb's light on a daylight setting

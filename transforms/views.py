@@ -14,8 +14,9 @@ import torch
 import yaml
 from torchvision.transforms.v2 import functional as TF
 
-from lightning_modules.exposure import GREY
-from transforms.degradations import gaussian
+from lightning_modules.exposure import grey_of
+from transforms.augmentations import to_float
+from transforms.degradations import unsharp_mask
 from transforms.flips import FLIPS
 
 INFERENCE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "inference.yaml"
@@ -45,8 +46,7 @@ UNSHARP_RADIUS, UNSHARP_AMOUNT = 1.0, 0.6
 def autolevels(images: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) floats in [0, 1] with each picture's grey levels stretched to [0, 1]: one gain and
     one offset for all three channels, so colours keep their balance."""
-    weights = torch.tensor(GREY, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
-    grey = (images * weights).sum(dim=1).flatten(1)
+    grey = grey_of(images).flatten(1)
     low, high = torch.quantile(grey, torch.tensor(LEVEL_QUANTILES, dtype=grey.dtype, device=grey.device), dim=1)
     span, low = (high - low).view(-1, 1, 1, 1), low.view(-1, 1, 1, 1)
     stretched = ((images - low) / span.clamp_min(MIN_LEVEL_SPAN)).clamp(0, 1)
@@ -55,8 +55,8 @@ def autolevels(images: torch.Tensor) -> torch.Tensor:
 
 def unsharp(images: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) floats in [0, 1] sharpened by an unsharp mask."""
-    blurred = gaussian(images.flatten(0, 1), UNSHARP_RADIUS).view_as(images)  # every channel of every picture alike
-    return (images + UNSHARP_AMOUNT * (images - blurred)).clamp(0, 1)
+    # Every channel of every picture alike, as one (N*3, H, W) stack.
+    return unsharp_mask(images.flatten(0, 1), UNSHARP_RADIUS, UNSHARP_AMOUNT).view_as(images)
 
 
 CORRECTIONS = {"autolevels": autolevels, "unsharp": unsharp}
@@ -64,9 +64,8 @@ CORRECTIONS = {"autolevels": autolevels, "unsharp": unsharp}
 
 def corrected(batch: torch.Tensor, view: str) -> torch.Tensor:
     """`batch` (uint8 or floats in [0, 1]) through correction `view`, in its own dtype."""
-    if batch.dtype != torch.uint8:
-        return CORRECTIONS[view](batch)
-    return CORRECTIONS[view](batch.float() / 255).mul(255).round().to(torch.uint8)
+    out = CORRECTIONS[view](to_float(batch))
+    return out.mul(255).round().to(torch.uint8) if batch.dtype == torch.uint8 else out
 
 
 def default_views() -> list[str]:
