@@ -40,8 +40,10 @@ def test_every_preset_builds_with_every_stage(tmp_path, collection, preset, stag
     assert cli.datamodule.hparams.train_augment == ("rotate_zoom" if stage == "stage1" else "flips")
     robust = preset in ("robust", "consistency") and stage == "stage1"
     assert cli.datamodule.degrade.kinds == (["frame", "resample", "jpeg", "blur", "colour"] if robust else [])
-    if robust:
-        assert cli.datamodule.degrade.prob == {"robust": 0.15, "consistency": 0.3}[preset]
+    if preset == "robust" and stage == "stage1":  # blur and colour more often, and a longer stage 1 to learn them
+        assert cli.datamodule.degrade.probs == {"frame": 0.15, "resample": 0.15, "jpeg": 0.15, "blur": 0.4, "colour": 0.4}
+    if preset == "consistency" and stage == "stage1":
+        assert cli.datamodule.degrade.prob == 0.3
     paired = preset == "consistency" and stage == "stage1"  # linked from the model's consistency weight
     assert cli.datamodule.hparams.paired_views is paired
     assert cli.model.hparams.consistency_weight == (12.0 if paired else 0.0)
@@ -60,6 +62,14 @@ def test_presets_apply_in_order_where_the_option_stands(tmp_path, collection):
     # the stage file comes after the presets: stage 2 turns off the default's CutMix/MixUp
     cli = build_cli(tmp_path, collection, "--preset", "default", "--config", "configs/stage2.yaml")
     assert cli.model.hparams.mix_prob == 0.0 and cli.model.hparams.label_smoothing == 0.1
+
+
+@pytest.mark.parametrize(("stage", "epochs"), [("stage1", 24), ("stage2", 40), ("stage3", 1)])
+def test_robust_lengthens_stage_1_alone(tmp_path, collection, stage, epochs):
+    untimed = [arg for arg in TINY if not arg.startswith("--trainer.max_epochs")]
+    cli = build_cli(tmp_path, collection, "--preset", "default,all,robust", "--config", f"configs/{stage}.yaml",
+                    tiny=untimed)
+    assert cli.trainer.max_epochs == epochs
 
 
 @pytest.mark.parametrize(("preset", "stage", "schedule", "lr"), [
