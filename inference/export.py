@@ -29,20 +29,23 @@ def export_onnx(model, meta: dict, out: Path, opset: int = 17) -> tuple[Path, Pa
         "artists": meta["artists"],
         "input": {"name": "image", "layout": "NCHW", "dtype": "float32", "range": [0.0, 1.0], "color": "RGB",
                   "height": size, "width": size, "any_size": meta.get("head") == "spp"},
-        "preprocessing": f"resize to {size}x{size} (aspect not kept), scale to [0, 1]; the model "
-                         f"normalises{exposure_text(meta)} with mean {meta['mean']} and std {meta['std']} itself",
+        "preprocessing": f"resize to {size}x{size} (aspect not kept), scale to [0, 1]; the model itself "
+                         + ", then ".join(network_steps(meta)),
         "output": {"name": "logits", "softmax_for_probabilities": True},
         "backbone": meta["backbone"], "head": meta.get("head"),
     }, indent=2))
     return onnx_path, json_path
 
 
-def exposure_text(meta: dict) -> str:
-    """What the network does to a picture's exposure first, in words (nothing without exposure normalisation)."""
-    target = meta.get("exposure_target")
-    if not target:
-        return ""
-    return f" each picture's exposure (grey mean {target[0]}, grey standard deviation {target[1]}), then"
+def network_steps(meta: dict) -> list[str]:
+    """What the network does to a picture before its backbone, in words and in order."""
+    steps = []
+    if meta.get("exposure_target"):
+        mean, spread = meta["exposure_target"]
+        steps.append(f"normalises each picture's exposure (grey mean {mean}, grey standard deviation {spread})")
+    if meta.get("input_blur_sigma"):
+        steps.append(f"blurs it (Gaussian, sigma {meta['input_blur_sigma']} px)")
+    return [*steps, f"normalises with mean {meta['mean']} and std {meta['std']}"]
 
 
 def check_against_torch(model, onnx_path: Path, images: list[np.ndarray]) -> float:

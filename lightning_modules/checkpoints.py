@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from lightning_modules.classifier import CHECKPOINT_KEY, ArtistClassifier
-from lightning_modules.exposure import exposure_mismatch
+from lightning_modules.input_options import input_mismatch
 
 
 class CheckpointMismatchError(ValueError):
@@ -120,8 +120,7 @@ def init_weights_from(model: torch.nn.Module, path, artists: list[str] | None = 
     if image_size is not None and meta.get("image_size") not in (None, image_size):
         raise CheckpointMismatchError(
             f"{path} was trained at {meta['image_size']} px, this run uses {image_size} px")
-    mismatch = exposure_mismatch(checkpoint.get("hyper_parameters", {}).get("exposure_target"),
-                                 dict(getattr(model, "hparams", {})).get("exposure_target"))
+    mismatch = input_mismatch(checkpoint.get("hyper_parameters", {}), dict(getattr(model, "hparams", {})))
     if mismatch:
         raise CheckpointMismatchError(f"{path} {mismatch}")
     try:

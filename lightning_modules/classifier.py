@@ -7,11 +7,14 @@ from typing import Literal
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from lightning_modules.backbones import BACKBONES, build_backbone
 from lightning_modules.consistency import jensen_shannon
-from lightning_modules.exposure import exposure_mismatch, normalise_exposure
+from lightning_modules.exposure import normalise_exposure
 from lightning_modules.heads import POOLS, Classifier, build_pool
+from lightning_modules.input_blur import InputBlur
+from lightning_modules.input_options import input_mismatch
 from lightning_modules.metrics import classification_metrics, confusion_matrix
 from lightning_modules.schedules import PlateauWithFloor, warmup_cosine
 from transforms.batch_mix import BatchMix
@@ -84,6 +87,10 @@ class ArtistClassifier(pl.LightningModule):
             brighter, flatter or punchier photo of a painting gives the model the same input.
             `None` (default): pictures go in as they are. Preset `exposure` sets the training
             paintings' averages.
+        input_blur_sigma: before the backbone, every picture is blurred by a Gaussian of this sigma
+            (pixels of the picture as the network gets it; 0 = off), so a sharper or softer rendering
+            of a painting (another resize filter, a soft photo) differs less in what reaches the
+            backbone: the detail finer than that, which the renderings disagree on, is left out.
     """
 
     def __init__(
@@ -118,6 +125,7 @@ class ArtistClassifier(pl.LightningModule):
         cutmix_alpha: float = 1.0,
         consistency_weight: float = 0.0,
         exposure_target: list[float] | None = None,
+        input_blur_sigma: float = 0.0,
     ):
         super().__init__()
         if artists is not None and len(artists) != num_classes:
@@ -126,8 +134,11 @@ class ArtistClassifier(pl.LightningModule):
             raise ValueError(f"consistency_weight must be >= 0, got {consistency_weight}")
         if exposure_target is not None and (len(exposure_target) != 2 or exposure_target[1] <= 0):
             raise ValueError(f"exposure_target is [mean, spread] with spread > 0, got {exposure_target}")
+        if input_blur_sigma < 0:
+            raise ValueError(f"input_blur_sigma must be >= 0, got {input_blur_sigma}")
         self.save_hyperparameters()
         net = build_backbone(backbone, pretrained, weights_path, drop_path_rate)
+        self.input_blur = InputBlur(input_blur_sigma) if input_blur_sigma > 0 else nn.Identity()
         self.backbone = net.features
         self.pool = build_pool(head, net.channels, tuple(spp_bins))
         self.classifier = Classifier(self.pool.out_features, num_classes, tuple(dense_units), dropout,
@@ -154,6 +165,7 @@ class ArtistClassifier(pl.LightningModule):
             images = images.float() / 255.0
         if self.hparams.exposure_target is not None:
             images = normalise_exposure(images, *self.hparams.exposure_target)
+        images = self.input_blur(images)
         images = (images - self.mean) / self.std
         if self.hparams.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -259,8 +271,7 @@ class ArtistClassifier(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """A resume, or `validate`/`test`/`predict --ckpt_path`, loads weights only: their inputs must be
         normalised as in training, which the weights alone cannot tell."""
-        mismatch = exposure_mismatch(checkpoint.get("hyper_parameters", {}).get("exposure_target"),
-                                     self.hparams.exposure_target)
+        mismatch = input_mismatch(checkpoint.get("hyper_parameters", {}), self.hparams)
         if mismatch:
             from lightning_modules.checkpoints import CheckpointMismatchError  # that module imports this one
 
@@ -276,4 +287,5 @@ class ArtistClassifier(pl.LightningModule):
             "backbone": self.hparams.backbone,
             "head": self.hparams.head,
             "exposure_target": self.hparams.exposure_target,
+            "input_blur_sigma": self.hparams.input_blur_sigma,
         }

@@ -29,14 +29,3 @@ def normalise_exposure(images: torch.Tensor, mean: float, spread: float) -> torc
     grey_spread = grey.std(dim=(2, 3), keepdim=True).clamp_min(MIN_SPREAD)
     return (images - grey_mean) / grey_spread * spread + mean
 
-
-def exposure_mismatch(trained, used) -> str | None:
-    """Why weights trained with exposure target `trained` do not fit a network that uses `used`
-    (None when they fit; a list and a tuple of the same numbers fit)."""
-    def as_list(target):
-        return None if target is None else [float(v) for v in target]
-
-    if as_list(trained) == as_list(used):
-        return None
-    return (f"was trained with --model.exposure_target {as_list(trained)}, this run uses {as_list(used)}: its "
-            "weights expect pictures normalised as in training (give every stage and command the same presets)")

@@ -50,6 +50,7 @@ def test_every_preset_builds_with_every_stage(tmp_path, collection, preset, stag
     assert (cli.datamodule.train_variants is None) is (stage == "stage1")  # stages 2-3 keep the feature cache
     # exposure normalisation is part of the network's input: every stage, or none
     assert cli.model.hparams.exposure_target == ([0.45, 0.19] if preset == "exposure" else None)
+    assert cli.model.hparams.input_blur_sigma == (1.0 if preset == "lowpass" else 0.0)
     ema = [c for c in cli.trainer.callbacks if type(c).__name__ == "EMAWeightAveraging"]
     assert len(ema) == (1 if preset == "ema" and stage == "stage1" else 0)  # stage-1 only
 

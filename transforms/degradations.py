@@ -55,7 +55,7 @@ def jpeg(image: torch.Tensor, generator=None) -> torch.Tensor:
 
 
 def gaussian(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """(3, H, W) float blurred with a kernel of 3 sigma each side (a 5x5 kernel would cut sigma 1.2 short)."""
+    """(..., 3, H, W) floats blurred with a kernel of 3 sigma each side (a 5x5 kernel would cut sigma 1.2 short)."""
     size = min(2 * math.ceil(3 * sigma) + 1, (min(image.shape[-2:]) - 1) // 2 * 2 + 1)
     return TF.gaussian_blur(image[None], kernel_size=[size, size], sigma=[sigma, sigma])[0]
 
