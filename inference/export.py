@@ -44,7 +44,7 @@ def network_steps(meta: dict) -> list[str]:
         mean, spread = meta["exposure_target"]
         steps.append(f"normalises each picture's exposure (grey mean {mean}, grey standard deviation {spread})")
     if meta.get("input_blur_sigma"):
-        steps.append(f"blurs it (Gaussian, sigma {meta['input_blur_sigma']} px)")
+        steps.append(f"blurs the picture (Gaussian, sigma {meta['input_blur_sigma']} px)")
     return [*steps, f"normalises with mean {meta['mean']} and std {meta['std']}"]
 
 
