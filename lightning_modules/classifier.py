@@ -82,6 +82,9 @@ class ArtistClassifier(pl.LightningModule):
             counts the first copy, and this weight times the Jensen-Shannon divergence between the
             two predictions is added (12 in AugMix). Doubles the stage's compute; configs/stage2.yaml
             and stage3.yaml turn it off with the degradations.
+        consistency_cross_entropy: which copies the cross-entropy counts in that training: `first`
+            (the augmented painting, as AugMix) or `both` (their mean, so the degraded pixels are
+            taught the artist as well as asked to agree with the first copy).
         exposure_target: `[mean, spread]`: before the backbone, each picture's grey level is brought
             to this mean and standard deviation (`lightning_modules/exposure.py`), so a dimmer,
             brighter, flatter or punchier photo of a painting gives the model the same input.
@@ -124,6 +127,7 @@ class ArtistClassifier(pl.LightningModule):
         mixup_alpha: float = 0.2,
         cutmix_alpha: float = 1.0,
         consistency_weight: float = 0.0,
+        consistency_cross_entropy: Literal["first", "both"] = "first",
         exposure_target: list[float] | None = None,
         input_blur_sigma: float = 0.0,
     ):
@@ -132,6 +136,8 @@ class ArtistClassifier(pl.LightningModule):
             raise ValueError(f"{len(artists)} artist names for {num_classes} classes")
         if consistency_weight < 0:
             raise ValueError(f"consistency_weight must be >= 0, got {consistency_weight}")
+        if consistency_cross_entropy not in ("first", "both"):
+            raise ValueError(f"consistency_cross_entropy is 'first' or 'both', got {consistency_cross_entropy!r}")
         if exposure_target is not None and (len(exposure_target) != 2 or exposure_target[1] <= 0):
             raise ValueError(f"exposure_target is [mean, spread] with spread > 0, got {exposure_target}")
         if input_blur_sigma < 0:
@@ -204,7 +210,10 @@ class ArtistClassifier(pl.LightningModule):
             images = mixed.view_as(images)
         logits = self(images.flatten(0, 1)).view(batch, views, -1)
         clean = logits[:, 0]
-        cross_entropy = F.cross_entropy(clean, targets, weight=self.class_weights,
+        counted = clean if self.hparams.consistency_cross_entropy == "first" else logits.flatten(0, 1)
+        if counted is not clean:
+            targets = targets.repeat_interleave(views, dim=0)  # class indices or mixed (B, K) targets alike
+        cross_entropy = F.cross_entropy(counted, targets, weight=self.class_weights,
                                         label_smoothing=self.hparams.label_smoothing)
         consistency = jensen_shannon(logits)
         self.log("train/consistency", consistency, on_step=False, on_epoch=True, sync_dist=True, batch_size=batch)

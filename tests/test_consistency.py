@@ -74,10 +74,27 @@ def test_the_loss_is_cross_entropy_on_the_first_view_plus_weight_times_js():
     assert relative_difference(grads_on, grads_light) > 0.05
 
 
+def test_cross_entropy_on_both_copies_is_their_mean_plus_weight_times_js():
+    images, labels = torch.rand(4, 2, 3, 32, 32), torch.tensor([0, 1, 2, 0])
+    model = paired_model(3.0, consistency_cross_entropy="both")
+    loss, grads_both = loss_and_grads(model, images, labels)
+    with torch.no_grad():
+        logits = model(images.flatten(0, 1)).view(4, 2, -1)
+    by_hand = (F.cross_entropy(logits[:, 0], labels) + F.cross_entropy(logits[:, 1], labels)) / 2
+    assert loss.item() == pytest.approx((by_hand + 3.0 * jensen_shannon(logits)).item(), rel=1e-4)
+    first = F.cross_entropy(logits[:, 0], labels) + 3.0 * jensen_shannon(logits)
+    assert abs(loss.item() - first.item()) > 1e-3  # the degraded copy's cross-entropy really counts
+    _, grads_first = loss_and_grads(paired_model(3.0), images, labels)
+    assert relative_difference(grads_both, grads_first) > 0.05
+    with pytest.raises(ValueError, match="consistency_cross_entropy"):
+        paired_model(3.0, consistency_cross_entropy="degraded")
+
+
+@pytest.mark.parametrize("counted", ["first", "both"])
 @pytest.mark.parametrize("mix", ["CutMix", "MixUp"])
-def test_cutmix_and_mixup_fall_alike_on_both_views(mix):
+def test_cutmix_and_mixup_fall_alike_on_both_views(mix, counted):
     images = torch.rand(4, 3, 32, 32)
-    model = paired_model(12.0, mix_prob=1.0)
+    model = paired_model(12.0, mix_prob=1.0, consistency_cross_entropy=counted)
     model.batch_mix.mix = next(t for t in model.batch_mix.mix.transforms if type(t).__name__ == mix)
     seen = []
     forward = model.forward
