@@ -79,8 +79,8 @@ class ArtistClassifier(pl.LightningModule):
         class_counts: training paintings per artist (linked from the data module).
         consistency_weight: AugMix-style training (0 = off): each training painting comes twice, as
             augmented and as then degraded (`--data.degradations`, which it needs); cross-entropy
-            counts the first copy, and this weight times the Jensen-Shannon divergence between the
-            two predictions is added (12 in AugMix). Doubles the stage's compute; configs/stage2.yaml
+            counts the first copy (or both: `consistency_cross_entropy`), and this weight times the
+            Jensen-Shannon divergence between the two predictions is added (12 in AugMix). Doubles the stage's compute; configs/stage2.yaml
             and stage3.yaml turn it off with the degradations.
         consistency_cross_entropy: which copies the cross-entropy counts in that training: `first`
             (the augmented painting, as AugMix) or `both` (their mean, so the degraded pixels are
@@ -210,9 +210,9 @@ class ArtistClassifier(pl.LightningModule):
             images = mixed.view_as(images)
         logits = self(images.flatten(0, 1)).view(batch, views, -1)
         clean = logits[:, 0]
-        counted = clean if self.hparams.consistency_cross_entropy == "first" else logits.flatten(0, 1)
-        if counted is not clean:
-            targets = targets.repeat_interleave(views, dim=0)  # class indices or mixed (B, K) targets alike
+        counted = clean
+        if self.hparams.consistency_cross_entropy == "both":  # targets: class indices or mixed (B, K) alike
+            counted, targets = logits.flatten(0, 1), targets.repeat_interleave(views, dim=0)
         cross_entropy = F.cross_entropy(counted, targets, weight=self.class_weights,
                                         label_smoothing=self.hparams.label_smoothing)
         consistency = jensen_shannon(logits)
