@@ -44,9 +44,11 @@ def test_every_preset_builds_with_every_stage(tmp_path, collection, preset, stag
         assert cli.datamodule.degrade.probs == {"frame": 0.15, "resample": 0.15, "jpeg": 0.15, "blur": 0.4, "colour": 0.4}
     if preset == "consistency" and stage == "stage1":
         assert cli.datamodule.degrade.prob == 0.3
-    paired = preset == "consistency" and stage == "stage1"  # linked from the model's consistency weight
+    paired = preset in ("consistency", "robust") and stage == "stage1"  # linked from the model's consistency weight
     assert cli.datamodule.hparams.paired_views is paired
-    assert cli.model.hparams.consistency_weight == (12.0 if paired else 0.0)
+    assert cli.model.hparams.consistency_weight == ({"consistency": 12.0, "robust": 3.0}[preset] if paired else 0.0)
+    if paired:  # robust counts the degraded copy's cross-entropy too
+        assert cli.model.hparams.consistency_cross_entropy == ("both" if preset == "robust" else "first")
     assert (cli.datamodule.train_variants is None) is (stage == "stage1")  # stages 2-3 keep the feature cache
     # exposure normalisation is part of the network's input: every stage, or none
     assert cli.model.hparams.exposure_target == ([0.45, 0.19] if preset == "exposure" else None)

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from datamodules.decoding import load_rgb
-from inference.robustness import (CONDITIONS, WALL, laplacian_sharpness, load_condition, render, summarise)
+from inference.robustness import (CONDITIONS, WALL, blur_ratio, laplacian_sharpness, load_condition, render, summarise)
 from tests.helpers.paintings import make_collection
 from tests.helpers.runs import REPO, make
 
@@ -52,6 +52,18 @@ def test_conditions_change_what_they_say(paintings):
     warm = load_condition(paintings, "warm-cast", 128).astype(float).mean(axis=(0, 1, 2))
     clean = load_condition(paintings, "clean", 128).astype(float).mean(axis=(0, 1, 2))
     assert warm[0] > clean[0] and warm[2] < clean[2]
+
+
+def test_blur_ratio_falls_with_blur_and_ignores_contrast(paintings):
+    """The softness statistic of the routed pair: every painting blurred reads lower than itself clean, and a
+    copy at half the contrast (which halves the raw Laplacian) reads the same."""
+    clean, blurred = (load_condition(paintings, name, 128) for name in ("clean", "blur-1.2"))
+    assert (blur_ratio(blurred) < 0.8 * blur_ratio(clean)).all()
+    halved = (clean.astype(np.float32) * 0.5 + 64).round().astype(np.uint8)
+    assert laplacian_sharpness(halved) < 0.6 * laplacian_sharpness(clean)
+    assert np.allclose(blur_ratio(halved), blur_ratio(clean), rtol=0.05)
+    flat = np.full((1, 16, 16, 3), 90, np.uint8)
+    assert np.isfinite(blur_ratio(flat)).all()  # no division by zero on a flat picture
 
 
 def test_goal_allows_nearest_neighbour_more_and_names_the_worst():
