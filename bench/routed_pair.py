@@ -25,7 +25,8 @@ import pandas as pd
 import torch
 
 from datamodules.decoding import load_rgb, resize_filter_of
-from inference.robustness import CONDITIONS, blur_ratio, load_condition, scores, view_probabilities
+from inference.input_checks import blur_ratio
+from inference.robustness import CONDITIONS, load_condition, scores, view_probabilities
 from inference.scoring import artist_labels, validation_part
 from lightning_modules.checkpoints import load_model
 from transforms.views import default_views

@@ -1,9 +1,15 @@
-"""Warnings for paintings the model will read poorly: far below its size, or an upscale of a small image.
+"""Warnings for paintings the model will read poorly: far below its size, an upscale of a small image, or soft.
 
 Measured on the 128 px thumbnails of best-artworks-128: shrinking a painting 4x and growing it back
 changes its pixels by at least 3.3 grey levels on average (median 12), and by under 1.0 for 95% of
 8x bicubic upscales. A picture that survives that round trip almost unchanged has no detail finer
 than 4 of its pixels: its real resolution is a quarter of its size or less.
+
+Softness is judged on what the model gets (the picture at its size), by `blur_ratio`. On 400
+validation thumbnails of best-artworks-128 the 0.5th
+percentile of clean, recompressed and colour-cast ones and of photos of the canvas is 1.65 or more, of
+full-size stand-ins shrunk by the loader 1.42 or more; blurred at sigma 1.2 (which costs `default` about
+0.3 top-1), the 99th percentile is 1.41 (`bench/softness_by_condition.py`).
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from PIL import Image
 
 ROUND_TRIP = 4
 UPSCALE_ERROR = 1.0  # grey levels (0-255): below this, the 4x round trip lost nothing
+SOFT_RATIO = 1.4  # blur_ratio below this: as soft as a blur of sigma 1 or more at the model's size
 
 
 class PaintingInputWarning(UserWarning):
@@ -25,6 +32,28 @@ def round_trip_error(image: Image.Image, factor: int = ROUND_TRIP) -> float:
     small = grey.resize((max(1, width // factor), max(1, height // factor)), Image.Resampling.BOX)
     back = small.resize((width, height), Image.Resampling.BICUBIC)
     return float(np.abs(np.asarray(grey, np.float32) - np.asarray(back, np.float32)).mean())
+
+
+def blur_ratio(pixels: np.ndarray) -> np.ndarray:
+    """Per picture of (N, H, W, 3) uint8: mean |4-neighbour Laplacian| over mean |first difference| of the grey
+    image. Both scale with contrast and with how busy the painting is; their ratio is how much of the change
+    happens at the finest scale, which a blur lowers whatever the painting (clean thumbnails of
+    best-artworks-128 1.8-2.7, blurred at sigma 1.2 1.0-1.4, 1st-99th percentile; a flat picture 0)."""
+    grey = pixels.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], dtype=np.float32)
+    laplacian = np.abs(4 * grey[:, 1:-1, 1:-1] - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1]
+                       - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:]).mean(axis=(1, 2))
+    gradient = (np.abs(np.diff(grey, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(grey, axis=2)).mean(axis=(1, 2))) / 2
+    return laplacian / np.maximum(gradient, 1e-3)
+
+
+def softness_problems(pixels: np.ndarray) -> list[str]:
+    """What is wrong with the model's (S, S, 3) uint8 input for softness (empty: nothing)."""
+    ratio = float(blur_ratio(pixels[None])[0])
+    if ratio >= SOFT_RATIO:
+        return []
+    return [f"it reaches the model soft (blur ratio {ratio:.2f}, sharp paintings {SOFT_RATIO} or more), as if "
+            f"out of focus, motion-blurred or smoothed, and scores lower; use a sharper file or photo if there is "
+            f"one, or a model trained with the `robust` preset"]
 
 
 def input_problems(image: Image.Image, model_size: int) -> list[str]:

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from datamodules.decoding import load_rgb, resize_filter_of, square_rgb, strict_pixel_limit
-from inference.input_checks import PaintingInputWarning, input_problems
+from inference.input_checks import PaintingInputWarning, input_problems, softness_problems
 from inference.open_set import META_KEY, open_set_score, threshold_for
 from lightning_modules.checkpoints import load_model
 from transforms.views import default_views, parse_views, view_logits
@@ -110,21 +110,23 @@ class Predictor:
 
     def pixels(self, painting: Painting, size: int | None = None) -> np.ndarray:
         """A painting as the model's (size, size, 3) uint8 input: a file path, a PIL image, an
-        (H, W, 3) uint8 array or a (3, H, W) tensor. A painting far below the model's size, or an
-        upscale of a small one, gets a `PaintingInputWarning`."""
+        (H, W, 3) uint8 array or a (3, H, W) tensor. A painting far below the model's size, an
+        upscale of a small one, or one that reaches the model soft gets a `PaintingInputWarning`."""
         size, resize_filter = size or self.image_size, resize_filter_of(self.meta)
         if isinstance(painting, (str, Path)):
+            name = str(painting)
             with strict_pixel_limit(), Image.open(painting) as image:
-                self._warn_about(image, str(painting))
-            return load_rgb(painting, size, resize_filter)
-        image = painting if isinstance(painting, Image.Image) else as_pil(painting)
-        self._warn_about(image, "the image")
-        with strict_pixel_limit():
-            return square_rgb(image, size, resize_filter)
-
-    def _warn_about(self, image: Image.Image, name: str) -> None:
-        for problem in input_problems(image, self.image_size):
-            warnings.warn(PaintingInputWarning(f"{name}: {problem}"), stacklevel=4)
+                problems = input_problems(image, self.image_size)
+            pixels = load_rgb(painting, size, resize_filter)
+        else:
+            name = "the image"
+            image = painting if isinstance(painting, Image.Image) else as_pil(painting)
+            problems = input_problems(image, self.image_size)
+            with strict_pixel_limit():
+                pixels = square_rgb(image, size, resize_filter)
+        for problem in problems or softness_problems(pixels):  # a small or upscaled picture is soft anyway
+            warnings.warn(PaintingInputWarning(f"{name}: {problem}"), stacklevel=3)
+        return pixels
 
     @torch.inference_mode()
     def logits(self, paintings: Sequence[Painting], size: int | None = None, views=None) -> torch.Tensor:

@@ -247,18 +247,6 @@ def laplacian_sharpness(pixels: np.ndarray) -> float:
     return float(np.abs(laplacian).mean())
 
 
-def blur_ratio(pixels: np.ndarray) -> np.ndarray:
-    """Per picture of (N, H, W, 3) uint8: mean |4-neighbour Laplacian| over mean |first difference| of the grey
-    image. Both scale with contrast and with how busy the painting is; their ratio is how much of the change
-    happens at the finest scale, which a blur lowers whatever the painting (clean thumbnails of
-    best-artworks-128 1.8-2.7, blurred at sigma 1.2 1.0-1.4, 1st-99th percentile)."""
-    grey = pixels.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], dtype=np.float32)
-    laplacian = np.abs(4 * grey[:, 1:-1, 1:-1] - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1]
-                       - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:]).mean(axis=(1, 2))
-    gradient = (np.abs(np.diff(grey, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(grey, axis=2)).mean(axis=(1, 2))) / 2
-    return laplacian / np.maximum(gradient, 1e-3)
-
-
 def allowed_drop(name: str) -> float:
     """The goal's largest top-1 loss against clean: 0.08 for nearest neighbour, 0.03 otherwise."""
     return 0.08 if name in NEAREST else 0.03

@@ -1,4 +1,5 @@
 """The robustness benchmark: each condition makes the file it says, the loader reads it, the goal is judged right."""
+import glob
 import json
 import subprocess
 import sys
@@ -8,7 +9,8 @@ import pytest
 from PIL import Image
 
 from datamodules.decoding import load_rgb
-from inference.robustness import (CONDITIONS, WALL, blur_ratio, laplacian_sharpness, load_condition, render, summarise)
+from inference.input_checks import blur_ratio
+from inference.robustness import (CONDITIONS, WALL, laplacian_sharpness, load_condition, render, summarise)
 from tests.helpers.paintings import make_collection
 from tests.helpers.runs import REPO, make
 
@@ -64,6 +66,19 @@ def test_blur_ratio_falls_with_blur_and_ignores_contrast(paintings):
     assert np.allclose(blur_ratio(halved), blur_ratio(clean), rtol=0.05)
     flat = np.full((1, 16, 16, 3), 90, np.uint8)
     assert np.isfinite(blur_ratio(flat)).all()  # no division by zero on a flat picture
+
+
+def test_the_soft_input_warning_flags_blurred_real_paintings_and_spares_clean_ones():
+    """On every 5th painting of the embedded sample (real public-domain paintings, never used to set the
+    threshold): no clean thumbnail and no full-size stand-in is called soft, nearly every one blurred at
+    sigma 1.2 is."""
+    from inference.input_checks import softness_problems
+    paths = sorted(glob.glob(str(REPO / "data/sample/images/*/*.jpg")))[::5]
+    assert len(paths) >= 90
+    warned = {name: np.mean([bool(softness_problems(p)) for p in load_condition(paths, name, 128)])
+              for name in ("clean", "up1100-lanczos-q95", "blur-1.2")}
+    assert warned["clean"] == 0 and warned["up1100-lanczos-q95"] == 0
+    assert warned["blur-1.2"] >= 0.95
 
 
 def test_goal_allows_nearest_neighbour_more_and_names_the_worst():

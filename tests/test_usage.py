@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from tests.helpers.runs import REPO, make, subprocess_env
 
@@ -45,7 +45,7 @@ def test_python_api_from_outside_the_repository(three_stage_run, tmp_path):
     painting = paintings[0]
     script = f"""
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 from torchvision.transforms.functional import pil_to_tensor
 from inference import Predictor
 predictor = Predictor.load({str(tmp / 'runs' / 't' / 'stage3' / 'best.ckpt')!r})
@@ -107,6 +107,9 @@ def test_small_paintings_and_upscales_are_warned_about(three_stage_run, tmp_path
         predictor.predict(small)
     with pytest.warns(PaintingInputWarning, match="looks like an upscale of an image about 24 px"):
         predictor.predict(upscale)
+    blurred = detailed.resize((32, 32)).filter(ImageFilter.GaussianBlur(1.5))  # at the model's size, then blurred
+    with pytest.warns(PaintingInputWarning, match="reaches the model soft"):
+        predictor.predict(blurred)
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error", PaintingInputWarning)
