@@ -19,6 +19,7 @@ from PIL import Image
 ROUND_TRIP = 4
 UPSCALE_ERROR = 1.0  # grey levels (0-255): below this, the 4x round trip lost nothing
 SOFT_RATIO = 1.4  # blur_ratio below this: as soft as a blur of sigma 1 or more at the model's size
+FLAT_CHANGE = 1.0  # grey levels between neighbouring pixels, on average: below this, almost a flat picture
 
 
 class PaintingInputWarning(UserWarning):
@@ -34,20 +35,34 @@ def round_trip_error(image: Image.Image, factor: int = ROUND_TRIP) -> float:
     return float(np.abs(np.asarray(grey, np.float32) - np.asarray(back, np.float32)).mean())
 
 
+def _grey(pixels: np.ndarray) -> np.ndarray:
+    return pixels.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _mean_first_difference(grey: np.ndarray) -> np.ndarray:
+    """Per picture of (N, H, W) grey levels: mean |difference| between horizontal and vertical neighbours."""
+    return (np.abs(np.diff(grey, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(grey, axis=2)).mean(axis=(1, 2))) / 2
+
+
 def blur_ratio(pixels: np.ndarray) -> np.ndarray:
-    """Per picture of (N, H, W, 3) uint8: mean |4-neighbour Laplacian| over mean |first difference| of the grey
-    image. Both scale with contrast and with how busy the painting is; their ratio is how much of the change
-    happens at the finest scale, which a blur lowers whatever the painting (clean thumbnails of
-    best-artworks-128 1.8-2.7, blurred at sigma 1.2 1.0-1.4, 1st-99th percentile; a flat picture 0)."""
-    grey = pixels.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], dtype=np.float32)
+    """Per picture of (N, H, W, 3) uint8, H and W 3 or more: mean |4-neighbour Laplacian| over mean |first
+    difference| of the grey image. Both scale with contrast and with how busy the painting is; their ratio
+    is how much of the change happens at the finest scale, which a blur lowers whatever the painting (clean
+    thumbnails of best-artworks-128 1.76-2.68, blurred at sigma 1.2 0.96-1.41, 1st-99th percentile; flat 0)."""
+    grey = _grey(pixels)
     laplacian = np.abs(4 * grey[:, 1:-1, 1:-1] - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1]
                        - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:]).mean(axis=(1, 2))
-    gradient = (np.abs(np.diff(grey, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(grey, axis=2)).mean(axis=(1, 2))) / 2
-    return laplacian / np.maximum(gradient, 1e-3)
+    return laplacian / np.maximum(_mean_first_difference(grey), 1e-3)
 
 
 def softness_problems(pixels: np.ndarray) -> list[str]:
     """What is wrong with the model's (S, S, 3) uint8 input for softness (empty: nothing)."""
+    if min(pixels.shape[:2]) < 3:
+        return []
+    change = float(_mean_first_difference(_grey(pixels[None]))[0])
+    if change < FLAT_CHANGE:  # nothing to blur: say so rather than call it out of focus
+        return [f"it reaches the model almost flat (neighbouring pixels differ by {change:.2f} grey levels on "
+                f"average): there is next to no detail to read; is it the painting?"]
     ratio = float(blur_ratio(pixels[None])[0])
     if ratio >= SOFT_RATIO:
         return []

@@ -124,7 +124,9 @@ class Predictor:
             problems = input_problems(image, self.image_size)
             with strict_pixel_limit():
                 pixels = square_rgb(image, size, resize_filter)
-        for problem in problems or softness_problems(pixels):  # a small or upscaled picture is soft anyway
+        if not problems and size == self.image_size:  # a small or upscaled picture is soft anyway; and any
+            problems = softness_problems(pixels)       # picture grown beyond the model's size is softer
+        for problem in problems:
             warnings.warn(PaintingInputWarning(f"{name}: {problem}"), stacklevel=3)
         return pixels
 

@@ -45,7 +45,7 @@ def test_python_api_from_outside_the_repository(three_stage_run, tmp_path):
     painting = paintings[0]
     script = f"""
 import torch
-from PIL import Image, ImageFilter
+from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
 from inference import Predictor
 predictor = Predictor.load({str(tmp / 'runs' / 't' / 'stage3' / 'best.ckpt')!r})
@@ -107,13 +107,19 @@ def test_small_paintings_and_upscales_are_warned_about(three_stage_run, tmp_path
         predictor.predict(small)
     with pytest.warns(PaintingInputWarning, match="looks like an upscale of an image about 24 px"):
         predictor.predict(upscale)
-    blurred = detailed.resize((32, 32)).filter(ImageFilter.GaussianBlur(1.5))  # at the model's size, then blurred
+    ramp = np.linspace(0, 200, 96)[None, :, None] + rng.normal(0, 30, (96, 96, 3))  # a gradient with fine detail
+    blurred = Image.fromarray(ramp.clip(0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(3))
+    blurred = blurred.resize((32, 32), Image.Resampling.LANCZOS)  # sigma 1 at the model's size
     with pytest.warns(PaintingInputWarning, match="reaches the model soft"):
         predictor.predict(blurred)
+    with pytest.warns(PaintingInputWarning, match="almost flat"):
+        predictor.predict(Image.new("RGB", (400, 400), (120, 90, 60)))  # too large for the upscale check
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error", PaintingInputWarning)
         predictor.predict(detailed)  # a detailed painting at 3x the model's size: no warning
+        # nor a sharp picture at the model's size read 3x larger (make predict SIZES=), which that makes soft
+        predictor.pixels(detailed.resize((32, 32)), size=96)
     small.save(tmp_path / "small.png")
     result = make("predict", f"CKPT={tmp / 'runs' / 't' / 'stage3' / 'best.ckpt'}", f"INPUT={tmp_path / 'small.png'}")
     assert result.returncode == 0 and "warning:" in result.stderr and "small.png: 20x30 px" in result.stderr
