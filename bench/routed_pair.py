@@ -31,6 +31,7 @@ from inference.scoring import artist_labels, validation_part
 from lightning_modules.checkpoints import load_model
 from transforms.views import default_views
 
+
 def training_threshold(split_csv: Path, size: int, resize_filter: str, quantile: float, sample: int) -> float:
     """The `quantile` of `blur_ratio` over (a seeded sample of) the training part's clean thumbnails."""
     split = pd.read_csv(split_csv)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from datamodules.decoding import DEFAULT_RESIZE_FILTER, load_rgb, resize_filter_of, to_rgb
+from inference.input_checks import grey_levels, mean_abs_laplacian
 
 WALL = (214, 208, 196)   # a light wall behind a photographed canvas
 FRAME = (72, 52, 34)     # a dark wooden frame
@@ -241,10 +242,7 @@ def load_condition(paths: list[str], name: str, size: int, workers: int = 2,
 
 def laplacian_sharpness(pixels: np.ndarray) -> float:
     """Mean absolute 4-neighbour Laplacian of the grey image (0-255 scale): fine detail per pixel."""
-    grey = pixels.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], dtype=np.float32)
-    laplacian = (4 * grey[:, 1:-1, 1:-1] - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1]
-                 - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:])
-    return float(np.abs(laplacian).mean())
+    return float(mean_abs_laplacian(grey_levels(pixels)).mean())  # pictures of one size: the mean of means
 
 
 def allowed_drop(name: str) -> float:
