@@ -23,19 +23,24 @@ Byte for byte only where the paintings are already square at the model's size (t
 with the default (Lanczos) filter. DDP's subprocess launcher reruns this script, so each process
 registers the condition; `ddp_spawn` would not.
 
+A range of blurs is one more condition here, `blur-LOW-HIGH` (e.g. `blur-0.5-1.6`): the benchmark's
+blur (PIL's Gaussian, then JPEG 95) at a sigma drawn uniformly from that range for each painting, for a
+specialist that must read every softness a router may send it (`bench/routed_pair.py`).
+
 The checkpoint records `degradations: [<condition>]`, which only this script can rebuild: it is a
 measuring instrument, not a model to use.
 """
 from __future__ import annotations
 
+import re
 import sys
 
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from artist_cli.train import main as train
 from datamodules.decoding import load_rgb
-from inference.robustness import CONDITIONS, render_picture
+from inference.robustness import CONDITIONS, jpeg, render_picture
 from transforms import degradations
 
 
@@ -49,8 +54,18 @@ def as_benchmark_renders(condition: str, image: torch.Tensor, generator=None) ->
     return read.to(image.device, image.dtype) / 255
 
 
+def blur_range(low: float, high: float):
+    """A benchmark-style render: PIL's Gaussian blur at a sigma drawn from [low, high], saved as JPEG 95."""
+    def render(image, rng):
+        return image.filter(ImageFilter.GaussianBlur(float(rng.uniform(low, high)))), *jpeg(95)
+    return render
+
+
 def register(condition: str) -> None:
     """Make `condition` a degradation kind, so `--data.degradations=[condition]` applies it."""
+    blur = re.fullmatch(r"blur-(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)", condition)
+    if blur and float(blur[1]) < float(blur[2]):
+        CONDITIONS[condition] = blur_range(float(blur[1]), float(blur[2]))
     if condition not in CONDITIONS or condition == "clean":
         raise SystemExit(f"error: no condition {condition!r}; choose from {', '.join(c for c in CONDITIONS if c != 'clean')}")
     degradations.KINDS[condition] = lambda image, generator=None: as_benchmark_renders(condition, image, generator)

@@ -10,9 +10,9 @@ from lightning_modules import ArtistClassifier
 from tests.helpers.runs import tiny_datamodule_kwargs, tiny_model_kwargs
 
 
-def frozen_setup(tmp_path, collection, augment="flips", vertical_flips=True, **model_kw):
+def frozen_setup(tmp_path, collection, augment="flips", vertical_flips=True, data_kw=None, **model_kw):
     dm = PaintingsDataModule(**tiny_datamodule_kwargs(tmp_path, root=str(collection), train_augment=augment,
-                                                      vertical_flips=vertical_flips))
+                                                      vertical_flips=vertical_flips, **(data_kw or {})))
     dm.prepare_data()
     dm.setup("fit")
     model = ArtistClassifier(**tiny_model_kwargs(num_classes=dm.num_classes, **model_kw)).eval()
@@ -68,6 +68,26 @@ def test_mirror_only_flips_cache_two_variants(tmp_path, collection):
     images = torch.stack([dm.datasets["train"][i][0] for i in range(3)]).float() / 255
     with torch.no_grad():
         assert torch.allclose(model.features(images.flip(-1)), train.features[:3, 1], atol=1e-5)
+
+
+def test_degraded_copies_are_cached_after_the_flips_and_repeat(tmp_path, collection):
+    degrade = dict(degradations=["blur", "colour"], degradation_prob=1.0)
+    dm, model = frozen_setup(tmp_path, collection, data_kw=dict(degrade, degraded_copies=2))
+    assert dm.train_variants == 12 and dm.cache_features(model)  # 4 flips x (as is + 2 copies)
+    train = dm.feature_datasets["train"].features
+    images = torch.stack([dm.datasets["train"][i][0] for i in range(3)]).float() / 255
+    with torch.no_grad():
+        for v, flip in enumerate(FLIPS.values()):  # variants 0-3: the plain flips, untouched
+            assert torch.allclose(model.features(flip(images)), train[:3, v], atol=1e-5)
+    for v in range(4, 12):  # every degraded copy moves every painting's features
+        assert (train[:, v] - train[:, v % 4]).abs().amax(dim=1).min() > 1e-3, v
+    assert not torch.allclose(train[:, 4:8], train[:, 8:12])  # two copies, two different draws
+    again, _ = frozen_setup(tmp_path / "again", collection, data_kw=dict(degrade, degraded_copies=2))
+    assert again.cache_features(model)
+    assert torch.equal(again.feature_datasets["train"].features, train)  # seeded: the same pictures
+
+    live, _ = frozen_setup(tmp_path / "live", collection, data_kw=degrade)  # no copies: degraded afresh
+    assert live.train_variants is None and not live.cache_features(model)
 
 
 def test_rotate_zoom_cannot_be_cached(tmp_path, collection):

@@ -132,6 +132,41 @@ def test_a_condition_specialist_trains_on_what_the_benchmark_renders(monkeypatch
         specialist.register("clean")
 
 
+def test_a_blur_range_specialist_blurs_each_picture_within_its_range(monkeypatch, paintings):
+    """`blur-LOW-HIGH` trains a specialist for every softness a router may send it: each picture gets the
+    benchmark's blur at its own sigma, never softer than HIGH nor sharper than LOW make it."""
+    import torch
+
+    import inference.robustness as bench
+    from transforms import degradations
+
+    from artist_cli import condition_specialist as specialist
+    monkeypatch.setattr(degradations, "DEGRADATIONS", degradations.DEGRADATIONS)
+    monkeypatch.setattr(degradations, "KINDS", dict(degradations.KINDS))
+    conditions = dict(bench.CONDITIONS)
+    monkeypatch.setattr(bench, "CONDITIONS", conditions)
+    monkeypatch.setattr(specialist, "CONDITIONS", conditions)
+    specialist.register("blur-0.5-1.6")
+    conditions["edge-0.5"], conditions["edge-1.6"] = specialist.blur_range(0.5, 0.5), specialist.blur_range(1.6, 1.6)
+
+    def sharpness(images):  # (N, 3, H, W) floats -> each picture's mean |Laplacian|
+        return np.array([bench.laplacian_sharpness((image.permute(1, 2, 0) * 255).round().numpy()[None])
+                         for image in images])
+
+    def rendered(name):
+        return torch.from_numpy(bench.load_condition(paintings, name, 128)).permute(0, 3, 1, 2) / 255
+
+    pictures = (rendered("clean") * 255).to(torch.uint8)
+    degrade = degradations.Degrade(["blur-0.5-1.6"], 1.0)
+    draws = np.stack([sharpness(degrade(pictures, torch.Generator().manual_seed(seed))) for seed in range(6)])
+    sharpest, softest = sharpness(rendered("edge-0.5")), sharpness(rendered("edge-1.6"))
+    assert (draws <= sharpest * 1.01).all() and (draws >= softest * 0.99).all()
+    assert (sharpest < 0.8 * sharpness(pictures / 255)).all()  # even the range's mildest end blurs
+    assert (draws.min(axis=0) < 0.7 * draws.max(axis=0)).all()  # each picture drew several sigmas
+    with pytest.raises(SystemExit, match="no condition"):
+        specialist.register("blur-1.6-0.5")
+
+
 def markdown_rows(text: str) -> dict[str, list[str]]:
     """A Markdown table's rows by their first cell."""
     return {line.split(" | ")[0].strip("| "): line.strip("| ").split(" | ")[1:]
