@@ -18,11 +18,12 @@ from transforms import to_float
 class DegradedVariants:
     """An augmentation's variants followed by `copies` degraded copies of each: variant i is the
     augmentation's variant i % n, degraded by copy i // n (copy 0: as is). Each copy draws from its own
-    generator seeded from `seed`, so a cache built twice in the same order holds the same pictures."""
+    generator seeded from `seed` (the split's), so a cache built twice from the same batches holds the
+    same pictures."""
 
     def __init__(self, augmentation, degrade, copies: int, seed: int):
         self.augmentation, self.degrade, self.copies = augmentation, degrade, copies
-        self.generators = [torch.Generator().manual_seed(seed * 1009 + copy) for copy in range(copies + 1)]
+        self.generators = {copy: torch.Generator().manual_seed(seed * 1009 + copy) for copy in range(1, copies + 1)}
 
     @property
     def variants(self) -> int:

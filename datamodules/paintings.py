@@ -166,6 +166,12 @@ class PaintingsDataModule(pl.LightningDataModule):
                              "stage3.yaml turn both off)")
         if degraded_copies < 0:
             raise ValueError(f"degraded_copies must be 0 or more, got {degraded_copies}")
+        if degraded_copies and not self.degrade.active:
+            raise ValueError("--data.degraded_copies caches degraded copies: it needs --data.degradations "
+                             "(stage2.yaml turns them off) and a --data.degradation_prob above 0")
+        if degraded_copies and paired_views:
+            raise ValueError("--data.degraded_copies serves cached features, which carry no clean-and-degraded "
+                             "pairs for --model.consistency_weight: use one or the other")
         self._split: pd.DataFrame | None = None
         self._report: list[dict] = []
         self.store: ImageStore | None = None
@@ -302,7 +308,8 @@ class PaintingsDataModule(pl.LightningDataModule):
         """How many distinct inputs the training augmentation can produce (None: unbounded)."""
         if len(set(self.hparams.train_sizes or [])) > 1:
             return None  # multi-size training: every batch at a random size
-        return self.cached_augmentation.variants if self.cached_augmentation is not None else None
+        augmentation = self.cached_augmentation
+        return None if augmentation is None else augmentation.variants
 
     @property
     def cached_augmentation(self):
@@ -310,8 +317,8 @@ class PaintingsDataModule(pl.LightningDataModule):
         seeded degraded copies of each when degradations are on (None: no finite set)."""
         if not self.degrade.active:
             return self.train_augmentation
-        if self.hparams.degraded_copies == 0:
-            return None  # degradations draw from continuous ranges
+        if self.hparams.degraded_copies == 0 or self.train_augmentation.variants is None:
+            return None  # degradations, or the augmentation itself, draw from continuous ranges
         return DegradedVariants(self.train_augmentation, self.degrade, self.hparams.degraded_copies,
                                 self.hparams.seed)
 
