@@ -4,8 +4,8 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from inference.predictor import Predictor  # noqa: E402
-from inference.web_page import build_page, sample_paintings, serve  # noqa: E402
+from artist_inference.predictor import Predictor  # noqa: E402
+from artist_inference.web_page import build_page, sample_paintings, serve  # noqa: E402
 
 checkpoint = os.environ.get("CKPT", "model/best.ckpt")
 serve(build_page(Predictor.load(checkpoint), sample_paintings(), title=checkpoint), host="0.0.0.0",

@@ -5,7 +5,7 @@
 
 Serves on 127.0.0.1 only, with Gradio's analytics off and no fonts, scripts or images from outside
 127.0.0.1. Without --ckpt it serves the newest run's stage 3 (runs/*/stage3/best.ckpt). The page
-itself is `inference.web_page`; on a Hugging Face Space, `app.py` calls it with the Space's checkpoint.
+itself is `artist_inference.web_page`; on a Hugging Face Space, `app.py` calls it with the Space's checkpoint.
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def main(argv=None) -> None:
     ckpt = args.ckpt or newest_stage3(args.runs_dir)
     if ckpt is None:
         sys.exit(f"error: no trained stage 3 under {args.runs_dir}/: train one (make stage1 stage2 stage3) or give CKPT=")
-    from inference.predictor import Predictor
-    from inference.web_page import build_page, sample_paintings, serve
+    from artist_inference.predictor import Predictor
+    from artist_inference.web_page import build_page, sample_paintings, serve
     try:
         predictor = Predictor.load(ckpt)
     except (FileNotFoundError, ValueError) as error:

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from artist_cli.view_args import add_view_arguments, views_from_args
-from inference.scoring import evaluate, report_json, summary_line
+from artist_inference.scoring import evaluate, report_json, summary_line
 
 
 def main(argv=None) -> None:

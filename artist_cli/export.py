@@ -15,7 +15,7 @@ from pathlib import Path
 
 from datamodules.decoding import load_rgb
 from datamodules.discovery import discover
-from inference.export import TOLERANCE, check_against_torch, export_onnx, sample_images
+from artist_inference.export import TOLERANCE, check_against_torch, export_onnx, sample_images
 from lightning_modules.checkpoints import load_model
 
 

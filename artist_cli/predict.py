@@ -22,8 +22,8 @@ from pathlib import Path
 
 from artist_cli.view_args import add_view_arguments, views_from_args
 from datamodules.discovery import IMAGE_EXTENSIONS, check_header
-from inference.input_checks import PaintingInputWarning
-from inference.predictor import Predictor, rank_over_sizes
+from artist_inference.input_checks import PaintingInputWarning
+from artist_inference.predictor import Predictor, rank_over_sizes
 
 
 def list_images(target: Path) -> list[Path]:

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 from datamodules.decoding import RESIZE_FILTERS
-from inference.robustness import CONDITIONS, benchmark, markdown_table
-from inference.scoring import artist_labels, validation_part
+from artist_inference.robustness import CONDITIONS, benchmark, markdown_table
+from datamodules.artist_names import artist_labels
+from datamodules.split import validation_part
 from lightning_modules.checkpoints import load_model
 from transforms.views import default_views, parse_views
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from lightning_modules.head_search import head_grid, run_sweep, top3_table, wandb_sweep_config
+from artist_cli.head_search import head_grid, run_sweep, top3_table, wandb_sweep_config
 from lightning_modules.heads import POOLS
 
 

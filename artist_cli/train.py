@@ -34,7 +34,7 @@ from datamodules.split import PARAMS_NAME
 from lightning_modules import ArtistClassifier
 from lightning_modules.backbones import WeightsNotFoundError
 from fileio import atomic_write_json, atomic_write_text
-from inference.predictor import Predictor
+from artist_inference.predictor import Predictor
 from lightning_modules.checkpoints import CheckpointMismatchError, NotACheckpointError, init_weights_from, read_checkpoint
 from lightning_modules.classifier import CHECKPOINT_KEY
 

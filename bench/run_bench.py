@@ -164,8 +164,8 @@ def default_run_seconds() -> float:
 def answer_seconds(ckpt: Path, paintings: list[Path], answers: int = 10) -> tuple[float, float]:
     """(first, median of the next `answers`) seconds for what the web page does per painting: the
     ranked artists with the default views and the unknown-artist answer, plus the Grad-CAM overlay."""
-    from inference.explain import answer_with_gradcam
-    from inference.predictor import Predictor
+    from artist_inference.explain import answer_with_gradcam
+    from artist_inference.predictor import Predictor
     predictor = Predictor.load(ckpt)
     times = []
     for painting in paintings[: answers + 1]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import unicodedata
 
+import pandas as pd
+
 # Encodings that zip tools commonly use to mangle UTF-8 file names.
 _MOJIBAKE_ENCODINGS = ("cp437", "cp1252", "latin-1")
 
@@ -36,3 +38,9 @@ def match_key(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", display_name(name))
     without_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return without_marks.casefold()
+
+
+def artist_labels(names: pd.Series, artists: list[str]) -> pd.Series:
+    """Each painting's label in the checkpoint's artist order; -1 for artists it does not know."""
+    label_of = {match_key(name): i for i, name in enumerate(artists)}
+    return names.map(lambda a: label_of.get(match_key(a), -1))

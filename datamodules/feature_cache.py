@@ -1,6 +1,5 @@
 """Stage-2 feature cache: a frozen backbone under an augmentation with a finite set of variants (the
-flips: 4, or 2 when mirroring only; times 1 + `degraded_copies` with degradations) has exactly that
-many outputs per painting.
+flips: 4, or 2 when mirroring only) has exactly that many outputs per painting.
 
 The head's input (pooled GAP or SPP features) is computed once per variant, and the head then
 trains on those, drawing one variant per sample per batch. Same model, same metrics as the live
@@ -13,26 +12,6 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from transforms import to_float
-
-
-class DegradedVariants:
-    """An augmentation's variants followed by `copies` degraded copies of each: variant i is the
-    augmentation's variant i % n, degraded by copy i // n (copy 0: as is). Each copy draws from its own
-    generator seeded from `seed` (the split's), so a cache built twice from the same batches holds the
-    same pictures."""
-
-    def __init__(self, augmentation, degrade, copies: int, seed: int):
-        self.augmentation, self.degrade, self.copies = augmentation, degrade, copies
-        self.generators = {copy: torch.Generator().manual_seed(seed * 1009 + copy) for copy in range(1, copies + 1)}
-
-    @property
-    def variants(self) -> int:
-        return self.augmentation.variants * (1 + self.copies)
-
-    def variant(self, images: torch.Tensor, index: int) -> torch.Tensor:
-        copy, base = divmod(index, self.augmentation.variants)
-        images = self.augmentation.variant(images, base)
-        return images if copy == 0 else self.degrade(images, self.generators[copy])
 
 
 class FeatureDataset(Dataset):

@@ -12,12 +12,19 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from datamodules.decoding import DEFAULT_RESIZE_FILTER, load_rgb
+from datamodules.decoding import DEFAULT_RESIZE_FILTER, load_rgb, resize_filter_of
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from datamodules.discovery import Discovery
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +90,21 @@ class ImageStore:
         pixels.flush()
         os.replace(tmp_data, data_path)
         meta_path.write_text(json.dumps({"size": size, "n": len(paths), "failed": failed}))
+
+
+def known_paintings(meta: dict, found: Discovery, labels: pd.Series, cache_dir) -> tuple[ImageStore, torch.Tensor]:
+    """(image store, labels of the decoded ones) for the paintings by artists the checkpoint knows."""
+    known = found.index[labels >= 0].reset_index(drop=True)
+    known_labels = torch.tensor(labels[labels >= 0].to_numpy(), dtype=torch.long)
+    store = ImageStore.open_or_build(known["path"].tolist(), meta["image_size"], cache_dir,
+                                     resize_filter=resize_filter_of(meta))
+    return store, known_labels[torch.from_numpy(store.ok)]
+
+
+def unknown_paintings(meta: dict, found: Discovery, labels: pd.Series, cache_dir) -> ImageStore | None:
+    """The decoded paintings by artists the checkpoint does not know (None when there are none)."""
+    unknown = found.index[labels < 0]
+    if unknown.empty:
+        return None
+    return ImageStore.open_or_build(unknown["path"].tolist(), meta["image_size"], cache_dir,
+                                    resize_filter=resize_filter_of(meta))

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, WeightedRa
 
 from datamodules.decoding import RESIZE_FILTERS
 from datamodules.discovery import REPORT_COLUMNS, DataError, discover
-from datamodules.feature_cache import DegradedVariants, FeatureDataset, compute_features, pick_variants
+from datamodules.feature_cache import FeatureDataset, compute_features, pick_variants
 from datamodules.image_store import ImageStore
 from datamodules.near_duplicates import near_duplicate_groups
 from datamodules.selection import EXCLUDED, exclusion_key, select_artists
@@ -118,10 +118,6 @@ class PaintingsDataModule(pl.LightningDataModule):
             not in `degradations` are ignored).
         paired_views: training batches carry each painting twice, (B, 2, 3, H, W): as augmented, and
             as then degraded, for the model's consistency loss (linked from `--model.consistency_weight`).
-        degraded_copies: with a frozen backbone (stage 2), the feature cache also keeps this many
-            degraded copies of each flip of each painting, drawn once from `degradations` (seeded),
-            so the head trains on degraded paintings at cached speed; 0 with degradations on turns
-            the cache off (every batch degraded afresh).
     """
 
     def __init__(
@@ -152,7 +148,6 @@ class PaintingsDataModule(pl.LightningDataModule):
         degradation_prob: float = 0.5,
         degradation_prob_by_kind: dict[str, float] = {},  # noqa: B006 - jsonargparse needs a literal default
         paired_views: bool = False,
-        degraded_copies: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -164,14 +159,6 @@ class PaintingsDataModule(pl.LightningDataModule):
             raise ValueError("--model.consistency_weight pairs each painting with a degraded copy: it needs "
                              "--data.degradations and a --data.degradation_prob above 0 (stage2.yaml and "
                              "stage3.yaml turn both off)")
-        if degraded_copies < 0:
-            raise ValueError(f"degraded_copies must be 0 or more, got {degraded_copies}")
-        if degraded_copies and not self.degrade.active:
-            raise ValueError("--data.degraded_copies caches degraded copies: it needs --data.degradations "
-                             "(stage2.yaml turns them off) and a --data.degradation_prob above 0")
-        if degraded_copies and paired_views:
-            raise ValueError("--data.degraded_copies serves cached features, which carry no clean-and-degraded "
-                             "pairs for --model.consistency_weight: use one or the other")
         self._split: pd.DataFrame | None = None
         self._report: list[dict] = []
         self.store: ImageStore | None = None
@@ -308,19 +295,9 @@ class PaintingsDataModule(pl.LightningDataModule):
         """How many distinct inputs the training augmentation can produce (None: unbounded)."""
         if len(set(self.hparams.train_sizes or [])) > 1:
             return None  # multi-size training: every batch at a random size
-        augmentation = self.cached_augmentation
-        return None if augmentation is None else augmentation.variants
-
-    @property
-    def cached_augmentation(self):
-        """The training augmentation as the feature cache makes it: its variants, plus `degraded_copies`
-        seeded degraded copies of each when degradations are on (None: no finite set)."""
-        if not self.degrade.active:
-            return self.train_augmentation
-        if self.hparams.degraded_copies == 0 or self.train_augmentation.variants is None:
-            return None  # degradations, or the augmentation itself, draw from continuous ranges
-        return DegradedVariants(self.train_augmentation, self.degrade, self.hparams.degraded_copies,
-                                self.hparams.seed)
+        if self.degrade.active:
+            return None  # degradations draw from continuous ranges
+        return self.train_augmentation.variants
 
     def cache_features(self, model) -> bool:
         """Serve the head's inputs instead of images, computed once with `model` (frozen backbone)."""
@@ -330,9 +307,8 @@ class PaintingsDataModule(pl.LightningDataModule):
                      self.hparams.train_augment)
             return False
         # The parts fit reads; the test part stays images (scored once, by `test`).
-        augmentation = self.cached_augmentation
         for part, dataset in ((p, d) for p, d in self.datasets.items() if p in ("train", "val")):
-            features = compute_features(model, dataset, augmentation if part == "train" else None,
+            features = compute_features(model, dataset, self.train_augmentation if part == "train" else None,
                                         batch_size=max(self.hparams.batch_size, 64), size=self.hparams.image_size,
                                         desc=f"Caching {part} features ({variants if part == 'train' else 1} variants)")
             self.feature_datasets[part] = FeatureDataset(features, dataset.labels, dataset.rows)

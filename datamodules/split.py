@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from datamodules.discovery import Discovery
 from fileio import atomic_write_text
 
 MANIFEST_NAME = "split.csv"
@@ -78,3 +79,26 @@ def artists_from_manifest(split: pd.DataFrame) -> list[str]:
     if pairs["label"].tolist() != list(range(len(pairs))):
         raise ValueError("Split manifest labels are not 0..K-1 with one artist each")
     return pairs["artist"].tolist()
+
+
+PART_NAMES = {"val": "validation", "test": "test"}
+
+
+def split_part(split_csv, part: str = "val") -> Discovery:
+    """The rows of one part (`val` or `test`) of a run's split.csv (paths as the run recorded them)."""
+    if part not in PART_NAMES:
+        raise ValueError(f"part must be one of {sorted(PART_NAMES)}, got {part!r}")
+    split = pd.read_csv(split_csv)
+    missing = {"path", "artist", "split"} - set(split.columns)
+    if missing:
+        raise ValueError(f"{split_csv} is not a run's split.csv: no column(s) {sorted(missing)}")
+    rows = split.loc[split["split"] == part, ["path", "artist"]].reset_index(drop=True)
+    if rows.empty:
+        hint = " (the run was split without one: --data.test_fraction=0)" if part == "test" else ""
+        raise ValueError(f"{split_csv} has no {PART_NAMES[part]} part{hint}")
+    return Discovery(root=Path(split_csv).parent, layout="split", index=rows)
+
+
+def validation_part(split_csv) -> Discovery:
+    """The `val` rows of a run's split.csv: what picks checkpoints, views and thresholds."""
+    return split_part(split_csv, "val")

@@ -7,14 +7,10 @@ from typing import Literal
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from lightning_modules.backbones import BACKBONES, build_backbone
 from lightning_modules.consistency import jensen_shannon
-from lightning_modules.exposure import normalise_exposure
 from lightning_modules.heads import POOLS, Classifier, build_pool
-from lightning_modules.input_blur import InputBlur
-from lightning_modules.input_options import input_mismatch
 from lightning_modules.metrics import classification_metrics, confusion_matrix
 from lightning_modules.schedules import PlateauWithFloor, warmup_cosine
 from transforms.batch_mix import BatchMix
@@ -77,23 +73,11 @@ class ArtistClassifier(pl.LightningModule):
         class_weighted_loss: weight each artist's cross-entropy by the inverse of its share of the
             training paintings (normalised so the weights average 1 over artists).
         class_counts: training paintings per artist (linked from the data module).
-        consistency_weight: AugMix-style training (0 = off): each training painting comes twice, as
-            augmented and as then degraded (`--data.degradations`, which it needs); cross-entropy
-            counts the first copy (or both: `consistency_cross_entropy`), and this weight times the
-            Jensen-Shannon divergence between the two predictions is added (12 in AugMix). Doubles the stage's compute; configs/stage2.yaml
-            and stage3.yaml turn it off with the degradations.
-        consistency_cross_entropy: which copies the cross-entropy counts in that training: `first`
-            (the augmented painting, as AugMix) or `both` (their mean, so the degraded pixels are
-            taught the artist as well as asked to agree with the first copy).
-        exposure_target: `[mean, spread]`: before the backbone, each picture's grey level is brought
-            to this mean and standard deviation (`lightning_modules/exposure.py`), so a dimmer,
-            brighter, flatter or punchier photo of a painting gives the model the same input.
-            `None` (default): pictures go in as they are. Preset `exposure` sets the training
-            paintings' averages.
-        input_blur_sigma: before the backbone, every picture is blurred by a Gaussian of this sigma
-            (pixels of the picture as the network gets it; 0 = off), so a sharper or softer rendering
-            of a painting (another resize filter, a soft photo) differs less in what reaches the
-            backbone: the detail finer than that, which the renderings disagree on, is left out.
+        consistency_weight: AugMix-style training (0 = off; preset `robust` sets 3): each training
+            painting comes twice, as augmented and as then degraded (`--data.degradations`, which it
+            needs); the loss is the mean cross-entropy of both copies plus this weight times the
+            Jensen-Shannon divergence between their predictions. Doubles the stage's compute;
+            configs/stage2.yaml and stage3.yaml turn it off with the degradations.
     """
 
     def __init__(
@@ -127,24 +111,14 @@ class ArtistClassifier(pl.LightningModule):
         mixup_alpha: float = 0.2,
         cutmix_alpha: float = 1.0,
         consistency_weight: float = 0.0,
-        consistency_cross_entropy: Literal["first", "both"] = "first",
-        exposure_target: list[float] | None = None,
-        input_blur_sigma: float = 0.0,
     ):
         super().__init__()
         if artists is not None and len(artists) != num_classes:
             raise ValueError(f"{len(artists)} artist names for {num_classes} classes")
         if consistency_weight < 0:
             raise ValueError(f"consistency_weight must be >= 0, got {consistency_weight}")
-        if consistency_cross_entropy not in ("first", "both"):
-            raise ValueError(f"consistency_cross_entropy is 'first' or 'both', got {consistency_cross_entropy!r}")
-        if exposure_target is not None and (len(exposure_target) != 2 or exposure_target[1] <= 0):
-            raise ValueError(f"exposure_target is [mean, spread] with spread > 0, got {exposure_target}")
-        if input_blur_sigma < 0:
-            raise ValueError(f"input_blur_sigma must be >= 0, got {input_blur_sigma}")
         self.save_hyperparameters()
         net = build_backbone(backbone, pretrained, weights_path, drop_path_rate)
-        self.input_blur = InputBlur(input_blur_sigma) if input_blur_sigma > 0 else nn.Identity()
         self.backbone = net.features
         self.pool = build_pool(head, net.channels, tuple(spp_bins))
         self.classifier = Classifier(self.pool.out_features, num_classes, tuple(dense_units), dropout,
@@ -169,9 +143,6 @@ class ArtistClassifier(pl.LightningModule):
         """Pooled backbone features (the head's input) for [0, 1] RGB images."""
         if images.dtype == torch.uint8:
             images = images.float() / 255.0
-        if self.hparams.exposure_target is not None:
-            images = normalise_exposure(images, *self.hparams.exposure_target)
-        images = self.input_blur(images)
         images = (images - self.mean) / self.std
         if self.hparams.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -210,9 +181,8 @@ class ArtistClassifier(pl.LightningModule):
             images = mixed.view_as(images)
         logits = self(images.flatten(0, 1)).view(batch, views, -1)
         clean = logits[:, 0]
-        counted = clean
-        if self.hparams.consistency_cross_entropy == "both":  # targets: class indices or mixed (B, K) alike
-            counted, targets = logits.flatten(0, 1), targets.repeat_interleave(views, dim=0)
+        # Both copies are taught the artist; targets are class indices or mixed (B, K) alike.
+        counted, targets = logits.flatten(0, 1), targets.repeat_interleave(views, dim=0)
         cross_entropy = F.cross_entropy(counted, targets, weight=self.class_weights,
                                         label_smoothing=self.hparams.label_smoothing)
         consistency = jensen_shannon(logits)
@@ -277,15 +247,6 @@ class ArtistClassifier(pl.LightningModule):
             self.stop_reason = "lr_floor"
 
     # ---- what a checkpoint must carry for evaluation and prediction -------------------------
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """A resume, or `validate`/`test`/`predict --ckpt_path`, loads weights only: their inputs must be
-        normalised as in training, which the weights alone cannot tell."""
-        mismatch = input_mismatch(checkpoint.get("hyper_parameters", {}), self.hparams)
-        if mismatch:
-            from lightning_modules.checkpoints import CheckpointMismatchError  # that module imports this one
-
-            raise CheckpointMismatchError(f"the checkpoint {mismatch}")
-
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[CHECKPOINT_KEY] = {
             "artists": list(self.hparams.artists or []),
@@ -295,6 +256,4 @@ class ArtistClassifier(pl.LightningModule):
             "std": self.std.flatten().tolist(),
             "backbone": self.hparams.backbone,
             "head": self.hparams.head,
-            "exposure_target": self.hparams.exposure_target,
-            "input_blur_sigma": self.hparams.input_blur_sigma,
         }

@@ -153,7 +153,7 @@ def test_a_kind_can_have_its_own_probability():
 
 
 def test_blur_softens_and_resampling_loses_fine_detail():
-    from inference.robustness import laplacian_sharpness
+    from artist_inference.robustness import laplacian_sharpness
     from transforms.degradations import blur, resample
     torch.manual_seed(0)
     image = torch.rand(3, 64, 64)

@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from lightning_modules.head_search import run_sweep
+from artist_cli.head_search import run_sweep
 from datamodules import PaintingsDataModule
 from lightning_modules import ArtistClassifier
 from lightning_modules.classifier import class_weights

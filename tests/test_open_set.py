@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from inference.open_set import open_set_report, open_set_score, threshold_keeping
+from lightning_modules.open_set import open_set_report, open_set_score, threshold_keeping
 from tests.helpers.paintings import make_collection
 from tests.helpers.runs import make
 
@@ -40,7 +40,10 @@ def test_open_set_report_by_hand():
 
 
 def test_training_stores_a_threshold_that_keeps_95_percent_of_validation(three_stage_run):
-    from inference.scoring import artist_labels, known_paintings, predict_logits, validation_part
+    from datamodules.artist_names import artist_labels
+    from datamodules.image_store import known_paintings
+    from datamodules.split import validation_part
+    from transforms.views import predict_logits
     from lightning_modules.checkpoints import load_model
     from transforms.views import default_views
     tmp, _, _ = three_stage_run

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from inference.predictor import Predictor, rank_over_sizes, vote
+from artist_inference.predictor import Predictor, rank_over_sizes, vote
 from reports.plots import lr_drop_epochs, plot_curves
 from tests.helpers.paintings import make_collection
 from tests.helpers.runs import REPO, TINY, subprocess_env
@@ -102,7 +102,7 @@ def test_onnx_export_matches_pytorch(three_stage_run, tmp_path):
 
 
 def test_spp_onnx_keeps_height_and_width_dynamic(tmp_path):
-    from inference.export import check_against_torch, export_onnx
+    from artist_inference.export import check_against_torch, export_onnx
     from lightning_modules import ArtistClassifier
     model = ArtistClassifier(pretrained=False, num_classes=4, head="spp", channels_last=False).eval()
     meta = {"image_size": 64, "head": "spp", "artists": list("abcd"), "mean": [0.5] * 3, "std": [0.5] * 3,

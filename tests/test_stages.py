@@ -14,6 +14,7 @@ from artist_cli.train import ArtistCLI
 from callbacks import BackboneFreeze
 from datamodules import PaintingsDataModule
 from lightning_modules import ArtistClassifier
+from lightning_modules.checkpoints import CheckpointMismatchError, init_weights_from, load_model
 from tests.helpers.paintings import make_collection
 from tests.helpers.runs import REPO, TINY, subprocess_env, tiny_args, tiny_datamodule_kwargs, tiny_model_kwargs
 
@@ -150,7 +151,7 @@ def tiny_model_and_paintings():
 
 
 def test_flip_tta_averages_the_four_flips():
-    from inference.scoring import predict_probabilities
+    from transforms.views import predict_probabilities
     from transforms.flips import FLIPS
     model, pixels, images = tiny_model_and_paintings()
     with torch.no_grad():
@@ -162,7 +163,7 @@ def test_flip_tta_averages_the_four_flips():
 
 
 def test_scale_view_averages_the_painting_seen_larger():
-    from inference.scoring import predict_probabilities
+    from transforms.views import predict_probabilities
     from torchvision.transforms.v2 import functional as TF
     model, pixels, images = tiny_model_and_paintings()
     with torch.no_grad():
@@ -259,13 +260,18 @@ def test_lightning_test_and_predict_score_the_test_part(three_stage_run, tmp_pat
     assert (stage / "logs" / "metrics.csv").stat().st_size > 0  # the training logs are left alone
 
 
-def test_lightning_test_with_other_inputs_than_training_stops(three_stage_run):
-    """Lightning's `test` loads only the weights: a checkpoint trained without exposure normalisation,
-    scored by a network that normalises, must stop with the reason, not score the wrong inputs."""
+def test_a_checkpoint_trained_with_a_removed_input_option_is_refused(three_stage_run, tmp_path):
+    """Exposure normalisation and the input blur changed the pictures before the backbone; this version
+    has neither, so such weights would read every painting wrongly: refused, with the commit that has them."""
     tmp, _, _ = three_stage_run
-    result = lightning_subcommand(tmp, "test", "stage3", "--model.exposure_target=[0.45,0.19]")
-    assert result.returncode != 0 and "exposure_target" in result.stderr, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
+    checkpoint = torch.load(tmp / "runs" / "t" / "stage3" / "best.ckpt", map_location="cpu", weights_only=True)
+    checkpoint["hyper_parameters"]["exposure_target"] = [0.45, 0.19]
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    with pytest.raises(CheckpointMismatchError, match="exposure_target.*82eec8b"):
+        load_model(tmp_path / "old.ckpt")
+    with pytest.raises(CheckpointMismatchError, match="exposure_target"):
+        init_weights_from(ArtistClassifier(**tiny_model_kwargs(num_classes=len(checkpoint["artist_trainer"]["artists"]))),
+                          tmp_path / "old.ckpt")
 
 
 def test_lightning_test_without_a_trained_stage_says_so(tmp_path):

@@ -47,7 +47,7 @@ def test_python_api_from_outside_the_repository(three_stage_run, tmp_path):
 import torch
 from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
-from inference import Predictor
+from artist_inference import Predictor
 predictor = Predictor.load({str(tmp / 'runs' / 't' / 'stage3' / 'best.ckpt')!r})
 by_path = predictor.predict({str(painting)!r}, top_k=3)
 by_image = predictor.predict(Image.open({str(painting)!r}), top_k=3)
@@ -81,9 +81,9 @@ print(repr((by_path.ranked, by_image.ranked, by_tensor.ranked, [b.ranked for b i
 def test_predictor_refuses_what_is_not_a_painting(three_stage_run):
     import pytest
 
-    from inference import Predictor
+    from artist_inference import Predictor
     tmp, _, _ = three_stage_run
-    from inference.input_checks import PaintingInputWarning
+    from artist_inference.input_checks import PaintingInputWarning
     predictor = Predictor.load(tmp / "runs" / "t" / "stage3" / "best.ckpt")
     with pytest.warns(PaintingInputWarning, match="no detail finer than 4 pixels"):  # a flat grey canvas
         assert predictor.pixels(Image.new("L", (50, 70))).shape == (predictor.image_size, predictor.image_size, 3)
@@ -95,8 +95,8 @@ def test_small_paintings_and_upscales_are_warned_about(three_stage_run, tmp_path
     import numpy as np
     import pytest
 
-    from inference import Predictor
-    from inference.input_checks import PaintingInputWarning
+    from artist_inference import Predictor
+    from artist_inference.input_checks import PaintingInputWarning
     tmp, _, _ = three_stage_run
     predictor = Predictor.load(tmp / "runs" / "t" / "stage3" / "best.ckpt")  # trained at 32 px
     rng = np.random.default_rng(0)
@@ -157,8 +157,8 @@ def test_a_ckpt_that_is_not_a_checkpoint_gets_one_line(three_stage_run, tmp_path
 
 
 def test_the_web_page_answer_is_the_apis_answer_with_a_heat_map(three_stage_run):
-    from inference import Predictor
-    from inference.explain import answer_with_gradcam
+    from artist_inference import Predictor
+    from artist_inference.explain import answer_with_gradcam
     tmp, data, _ = three_stage_run
     predictor = Predictor.load(tmp / "runs" / "t" / "stage3" / "best.ckpt")
     painting = sorted((data / "images" / "Paul_Gauguin").glob("*.jpg"))[0]

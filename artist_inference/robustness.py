@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from datamodules.decoding import DEFAULT_RESIZE_FILTER, load_rgb, resize_filter_of, to_rgb
-from inference.input_checks import grey_levels, mean_abs_laplacian
+from artist_inference.input_checks import grey_levels, mean_abs_laplacian
 
 WALL = (214, 208, 196)   # a light wall behind a photographed canvas
 FRAME = (72, 52, 34)     # a dark wooden frame
@@ -254,7 +254,7 @@ def allowed_drop(name: str) -> float:
 # ---- scoring ------------------------------------------------------------------------------------------
 def view_probabilities(model, pixels: np.ndarray, views: list[str], batch_size: int = 64) -> dict[str, torch.Tensor]:
     """Softmax probabilities (N, K) of each test-time view alone, so any set of views is their mean."""
-    from inference.scoring import predict_probabilities
+    from transforms.views import predict_probabilities
 
     return {view: predict_probabilities(model, pixels, batch_size, views=[view]) for view in views}
 

@@ -13,7 +13,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from inference.explain import answer_with_gradcam  # noqa: E402
+from artist_inference.explain import answer_with_gradcam  # noqa: E402
 
 SAMPLE_ROOT = Path(__file__).resolve().parents[1] / "data" / "sample" / "images"
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Helvetica", "Arial", "sans-serif"]

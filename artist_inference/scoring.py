@@ -7,74 +7,20 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pandas as pd
 import torch
 from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score,
                                          MulticlassPrecision, MulticlassRecall)
 
-from datamodules.artist_names import match_key
-from datamodules.decoding import resize_filter_of
+from datamodules.artist_names import artist_labels, match_key
 from datamodules.discovery import Discovery, discover
-from datamodules.image_store import ImageStore
-from inference.open_set import META_KEY, open_set_report, open_set_score, threshold_for
+from datamodules.image_store import known_paintings, unknown_paintings
+from datamodules.split import PART_NAMES, split_part
 from lightning_modules.checkpoints import CheckpointMismatchError, describe_difference, load_model
 from lightning_modules.metrics import macro_f1_sampling_error
-from transforms.views import view_logits
-
-
-@torch.inference_mode()
-def predict_logits(model, pixels, batch_size: int = 64, views=("plain",)) -> torch.Tensor:
-    """(V, N, K) logits for (N, S, S, 3) uint8 pixels, one row per test-time view."""
-    out = []
-    for start in range(0, len(pixels), batch_size):
-        batch = torch.from_numpy(pixels[start:start + batch_size].copy()).permute(0, 3, 1, 2)
-        out.append(view_logits(model, batch, views))
-    return torch.cat(out, dim=1) if out else torch.empty(len(views), 0, model.hparams.num_classes)
-
-
-def predict_probabilities(model, pixels, batch_size: int = 64, views=("plain",)) -> torch.Tensor:
-    """Softmax probabilities for (N, S, S, 3) uint8 pixels, averaged over the test-time views."""
-    return predict_logits(model, pixels, batch_size, views).softmax(dim=2).mean(dim=0)
-
-
-PART_NAMES = {"val": "validation", "test": "test"}
-
-
-def split_part(split_csv, part: str = "val") -> Discovery:
-    """The rows of one part (`val` or `test`) of a run's split.csv (paths as the run recorded them)."""
-    if part not in PART_NAMES:
-        raise ValueError(f"part must be one of {sorted(PART_NAMES)}, got {part!r}")
-    split = pd.read_csv(split_csv)
-    missing = {"path", "artist", "split"} - set(split.columns)
-    if missing:
-        raise ValueError(f"{split_csv} is not a run's split.csv: no column(s) {sorted(missing)}")
-    rows = split.loc[split["split"] == part, ["path", "artist"]].reset_index(drop=True)
-    if rows.empty:
-        hint = " (the run was split without one: --data.test_fraction=0)" if part == "test" else ""
-        raise ValueError(f"{split_csv} has no {PART_NAMES[part]} part{hint}")
-    return Discovery(root=Path(split_csv).parent, layout="split", index=rows)
-
-
-def validation_part(split_csv) -> Discovery:
-    """The `val` rows of a run's split.csv: what picks checkpoints, views and thresholds."""
-    return split_part(split_csv, "val")
-
-
-def artist_labels(names: pd.Series, artists: list[str]) -> pd.Series:
-    """Each painting's label in the checkpoint's artist order; -1 for artists it does not know."""
-    label_of = {match_key(name): i for i, name in enumerate(artists)}
-    return names.map(lambda a: label_of.get(match_key(a), -1))
-
-
-def known_paintings(meta: dict, found: Discovery, labels: pd.Series, cache_dir) -> tuple[ImageStore, torch.Tensor]:
-    """(image store, labels of the decoded ones) for the paintings by artists the checkpoint knows."""
-    known = found.index[labels >= 0].reset_index(drop=True)
-    known_labels = torch.tensor(labels[labels >= 0].to_numpy(), dtype=torch.long)
-    store = ImageStore.open_or_build(known["path"].tolist(), meta["image_size"], cache_dir,
-                                     resize_filter=resize_filter_of(meta))
-    return store, known_labels[torch.from_numpy(store.ok)]
+from lightning_modules.open_set import META_KEY, open_set_report, open_set_score, threshold_for
+from transforms.views import predict_logits, predict_probabilities
 
 
 def known_probabilities(model, meta: dict, found: Discovery, labels: pd.Series,
@@ -158,15 +104,6 @@ def with_unknown_artists(found: Discovery, extra: Discovery, artists: list[str])
     seen = {row["path"] for row in found.skipped}
     return Discovery(found.root, found.layout, index,
                      found.skipped + [row for row in unknown_skipped if row["path"] not in seen])
-
-
-def unknown_paintings(meta: dict, found: Discovery, labels: pd.Series, cache_dir) -> ImageStore | None:
-    """The decoded paintings by artists the checkpoint does not know (None when there are none)."""
-    unknown = found.index[labels < 0]
-    if unknown.empty:
-        return None
-    return ImageStore.open_or_build(unknown["path"].tolist(), meta["image_size"], cache_dir,
-                                    resize_filter=resize_filter_of(meta))
 
 
 def open_set_evaluation(meta: dict, views, known_logits: torch.Tensor, target: torch.Tensor,

@@ -30,22 +30,11 @@ def export_onnx(model, meta: dict, out: Path, opset: int = 17) -> tuple[Path, Pa
         "input": {"name": "image", "layout": "NCHW", "dtype": "float32", "range": [0.0, 1.0], "color": "RGB",
                   "height": size, "width": size, "any_size": meta.get("head") == "spp"},
         "preprocessing": f"resize to {size}x{size} (aspect not kept), scale to [0, 1]; the model itself "
-                         + ", then ".join(network_steps(meta)),
+                         + f"normalises with mean {meta['mean']} and std {meta['std']}",
         "output": {"name": "logits", "softmax_for_probabilities": True},
         "backbone": meta["backbone"], "head": meta.get("head"),
     }, indent=2))
     return onnx_path, json_path
-
-
-def network_steps(meta: dict) -> list[str]:
-    """What the network does to a picture before its backbone, in words and in order."""
-    steps = []
-    if meta.get("exposure_target"):
-        mean, spread = meta["exposure_target"]
-        steps.append(f"normalises each picture's exposure (grey mean {mean}, grey standard deviation {spread})")
-    if meta.get("input_blur_sigma"):
-        steps.append(f"blurs the picture (Gaussian, sigma {meta['input_blur_sigma']} px)")
-    return [*steps, f"normalises with mean {meta['mean']} and std {meta['std']}"]
 
 
 def check_against_torch(model, onnx_path: Path, images: list[np.ndarray]) -> float:

@@ -1,6 +1,6 @@
 """Who painted this? A checkpoint loaded once, then ranked artists for any painting.
 
-    from inference import Predictor
+    from artist_inference import Predictor
     predictor = Predictor.load("runs/default/stage3/best.ckpt")
     answer = predictor.predict("painting.jpg", top_k=5)     # or a PIL image, a tensor, or a list of them
     print(answer)            # "Claude Monet (0.81)" or "unknown artist (closest: Claude Monet, 0.23)"
@@ -8,7 +8,7 @@
 
 Every answer averages the softmax over test-time views (`transforms.views`; by default those of
 configs/inference.yaml); `views="plain"` is the single forward pass the training loop validates with.
-Below the checkpoint's open-set threshold (`inference.open_set`, calibrated on the validation part
+Below the checkpoint's open-set threshold (`lightning_modules.open_set`, calibrated on the validation part
 for those views) the answer is "unknown artist"; `reject=False` turns that off.
 """
 from __future__ import annotations
@@ -23,8 +23,8 @@ import torch
 from PIL import Image
 
 from datamodules.decoding import load_rgb, resize_filter_of, square_rgb, strict_pixel_limit
-from inference.input_checks import PaintingInputWarning, input_problems, softness_problems
-from inference.open_set import META_KEY, open_set_score, threshold_for
+from artist_inference.input_checks import PaintingInputWarning, input_problems, softness_problems
+from lightning_modules.open_set import META_KEY, open_set_score, threshold_for
 from lightning_modules.checkpoints import load_model
 from transforms.views import default_views, parse_views, view_logits
 

@@ -9,7 +9,8 @@ Softness is judged on what the model gets (the picture at its size), by `blur_ra
 validation thumbnails of best-artworks-128 the 0.5th
 percentile of clean, recompressed and colour-cast ones and of photos of the canvas is 1.65 or more, of
 full-size stand-ins shrunk by the loader 1.42 or more; blurred at sigma 1.2 (which costs `default` about
-0.3 top-1), the 99th percentile is 1.41 (`bench/softness_by_condition.py`).
+0.3 top-1), the 99th percentile is 1.41 (the script that measured it is in commit 82eec8b:
+`bench/softness_by_condition.py`).
 """
 from __future__ import annotations
 
