@@ -20,7 +20,7 @@ RESIZE_FILTERS = {
     "lanczos": Image.Resampling.LANCZOS,
     "box": Image.Resampling.BOX,
 }
-DEFAULT_RESIZE_FILTER = "lanczos"  # measured: docs/experiments.md, "Paintings as people have them"
+DEFAULT_RESIZE_FILTER = "lanczos"  # measured: docs/experiments.md, "Robustness: paintings as people have them"
 
 
 @contextmanager

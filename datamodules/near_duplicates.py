@@ -5,7 +5,7 @@ The hash is the sign of the horizontal gradient on a 9x8 grey thumbnail. On the 
 files of one artist within 3 bits of each other were, when looked at, the same painting (or a
 colour variant of one print) in all but a few cases; across artists every such pair was a false
 match (a Klee and a Botticelli, a Warhol and a Van Gogh), so only one artist's paintings are grouped
-(docs/experiments.md, "A test part").
+(docs/experiments.md, "Test part and near-duplicates").
 """
 from __future__ import annotations
 

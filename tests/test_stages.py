@@ -206,28 +206,6 @@ def test_evaluate_on_data_of_only_other_artists_stops_clearly(three_stage_run, t
     assert "Traceback" not in result.stderr
 
 
-def test_ema_preset_validates_saves_and_hands_on_the_averaged_weights(tmp_path):
-    data = make_collection(tmp_path / "data", {"Claude_Monet": 10, "Edgar_Degas": 10, "Paul_Gauguin": 10})
-    args = " ".join(TINY + [f"--runs_dir={tmp_path / 'runs'}", f"--data.cache_dir={tmp_path / 'cache'}"])
-    result = subprocess.run(["make", "stage1", "stage2", f"DATA={data}", "RUN=e", "PRESET=default,ema",
-                             f"ARGS={args}"], cwd=REPO, capture_output=True, text=True,
-                            env=subprocess_env(), timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    run = tmp_path / "runs" / "e"
-    one = torch.load(run / "stage1" / "best.ckpt", weights_only=True)
-    averaged, raw = one["state_dict"], one["current_model_state"]
-    backbone = [k for k in averaged if k.startswith("backbone.") and averaged[k].is_floating_point()]
-    assert any(not torch.equal(averaged[k], raw[k]) for k in backbone)
-    # The logged validation scores are those of the averaged weights that best.ckpt holds ...
-    report = make_evaluate(tmp_path, f"CKPT={run / 'stage1' / 'best.ckpt'}", f"SPLIT={run / 'split.csv'}", "VIEWS=plain")
-    logged = json.loads((run / "stage1" / "metrics.json").read_text())
-    assert report["macro_f1"] == pytest.approx(logged["macro_f1"], abs=6e-5)  # the report rounds to 4 digits
-    # ... and stage 2 (frozen backbone, no averaging) starts from them, not from the raw weights.
-    two = torch.load(run / "stage2" / "best.ckpt", weights_only=True)
-    assert "current_model_state" not in two
-    assert all(torch.equal(two["state_dict"][k], averaged[k]) for k in backbone)
-
-
 def lightning_subcommand(tmp, subcommand: str, stage: str = "stage3", *extra: str) -> subprocess.CompletedProcess:
     args = [sys.executable, "-m", "artist_cli.train", subcommand, "--preset", "default", "--config",
             f"configs/{stage}.yaml", "--run", "t", *tiny_args(tmp).split(), *extra]
