@@ -35,7 +35,8 @@ from lightning_modules import ArtistClassifier
 from lightning_modules.backbones import WeightsNotFoundError
 from fileio import atomic_write_json, atomic_write_text
 from artist_inference.predictor import Predictor
-from lightning_modules.checkpoints import CheckpointMismatchError, NotACheckpointError, init_weights_from, read_checkpoint
+from lightning_modules.checkpoints import (CheckpointMismatchError, NotACheckpointError, init_weights_from, read_checkpoint,
+                                          removed_option_in)
 from lightning_modules.classifier import CHECKPOINT_KEY
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -263,9 +264,12 @@ class ArtistCLI(LightningCLI):
             sys.exit(f"error: {config.ckpt_path} does not exist: train the stage first "
                      f"(make {config.stage} RUN={config.run}) or give --ckpt_path")
         try:
-            read_checkpoint(config.ckpt_path)
+            checkpoint = read_checkpoint(config.ckpt_path)
         except NotACheckpointError as error:
             sys.exit(f"error: {error}")
+        removed = removed_option_in(checkpoint.get("hyper_parameters", {}))
+        if removed:  # its weights expect pictures prepared as this version no longer can
+            sys.exit(f"error: {config.ckpt_path} {removed}")
         recorded = Path(config.runs_dir) / config.run / PARAMS_NAME
         if recorded.is_file():  # the run's own paintings, wherever --data.root points
             config.data.root = json.loads(recorded.read_text())["root"]

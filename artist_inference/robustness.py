@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from datamodules.decoding import DEFAULT_RESIZE_FILTER, load_rgb, resize_filter_of, to_rgb
 from artist_inference.input_checks import grey_levels, mean_abs_laplacian
+from transforms.views import predict_probabilities
 
 WALL = (214, 208, 196)   # a light wall behind a photographed canvas
 FRAME = (72, 52, 34)     # a dark wooden frame
@@ -218,11 +219,6 @@ def render(path, name: str, seed: int) -> io.BytesIO:
     with Image.open(path) as image:
         image.load()
         rgb = to_rgb(image)
-    return render_picture(rgb, name, seed)
-
-
-def render_picture(rgb: Image.Image, name: str, seed: int) -> io.BytesIO:
-    """The bytes of an RGB picture as condition `name` makes it (a file in memory)."""
     picture, fmt, options = CONDITIONS[name](rgb, np.random.default_rng(seed))
     buffer = io.BytesIO()
     picture.save(buffer, format=fmt, **options)
@@ -254,8 +250,6 @@ def allowed_drop(name: str) -> float:
 # ---- scoring ------------------------------------------------------------------------------------------
 def view_probabilities(model, pixels: np.ndarray, views: list[str], batch_size: int = 64) -> dict[str, torch.Tensor]:
     """Softmax probabilities (N, K) of each test-time view alone, so any set of views is their mean."""
-    from transforms.views import predict_probabilities
-
     return {view: predict_probabilities(model, pixels, batch_size, views=[view]) for view in views}
 
 

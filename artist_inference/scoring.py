@@ -20,14 +20,7 @@ from datamodules.split import PART_NAMES, split_part
 from lightning_modules.checkpoints import CheckpointMismatchError, describe_difference, load_model
 from lightning_modules.metrics import macro_f1_sampling_error
 from lightning_modules.open_set import META_KEY, open_set_report, open_set_score, threshold_for
-from transforms.views import predict_logits, predict_probabilities
-
-
-def known_probabilities(model, meta: dict, found: Discovery, labels: pd.Series,
-                        cache_dir, batch_size: int = 64, views=("plain",)):
-    """(probabilities, labels, image store) for the paintings by known artists that decode."""
-    store, target = known_paintings(meta, found, labels, cache_dir)
-    return predict_probabilities(model, store.pixels[store.ok], batch_size, views), target, store
+from transforms.views import predict_logits
 
 
 def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int = 64, split=None,

@@ -3,7 +3,7 @@
 # test parts (test-time views and one pass), and the run's files copied to results/RUN.
 #
 #   bash bench/recipe_run.sh RUN SEED PRESET [DATA]
-#   bash bench/recipe_run.sh default-cosine-all49-seed1 1 default,cosine,all ../shared/data/best-artworks-128
+#   bash bench/recipe_run.sh default-cosine-all49-seed1 1 default,all ../shared/data/best-artworks-128
 #
 # Rerunning it resumes an interrupted stage from its last.ckpt. Seeds of one recipe summarise with
 # `python -m reports.seeds results/RUN_A results/RUN_B`. Environment: RUNS (runs folder, default

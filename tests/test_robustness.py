@@ -54,7 +54,7 @@ def test_conditions_change_what_they_say(paintings):
 
 
 def test_blur_ratio_falls_with_blur_and_ignores_contrast(paintings):
-    """The softness statistic of the routed pair: every painting blurred reads lower than itself clean, and a
+    """The softness statistic behind the soft-input warning: every painting blurred reads lower than itself clean, and a
     copy at half the contrast (which halves the raw Laplacian) reads the same."""
     clean, blurred = (load_condition(paintings, name, 128) for name in ("clean", "blur-1.2"))
     assert (blur_ratio(blurred) < 0.8 * blur_ratio(clean)).all()

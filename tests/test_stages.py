@@ -242,14 +242,22 @@ def test_a_checkpoint_trained_with_a_removed_input_option_is_refused(three_stage
     """Exposure normalisation and the input blur changed the pictures before the backbone; this version
     has neither, so such weights would read every painting wrongly: refused, with the commit that has them."""
     tmp, _, _ = three_stage_run
-    checkpoint = torch.load(tmp / "runs" / "t" / "stage3" / "best.ckpt", map_location="cpu", weights_only=True)
-    checkpoint["hyper_parameters"]["exposure_target"] = [0.45, 0.19]
-    torch.save(checkpoint, tmp_path / "old.ckpt")
-    with pytest.raises(CheckpointMismatchError, match="exposure_target.*82eec8b"):
-        load_model(tmp_path / "old.ckpt")
-    with pytest.raises(CheckpointMismatchError, match="exposure_target"):
-        init_weights_from(ArtistClassifier(**tiny_model_kwargs(num_classes=len(checkpoint["artist_trainer"]["artists"]))),
-                          tmp_path / "old.ckpt")
+    trained = torch.load(tmp / "runs" / "t" / "stage3" / "best.ckpt", map_location="cpu", weights_only=True)
+    for option, value in (("exposure_target", [0.45, 0.19]), ("input_blur_sigma", 1.0)):
+        checkpoint = {**trained, "hyper_parameters": {**trained["hyper_parameters"], option: value}}
+        old = tmp_path / f"old-{option}.ckpt"
+        torch.save(checkpoint, old)
+        with pytest.raises(CheckpointMismatchError, match=f"{option}.*82eec8b"):
+            load_model(old)
+        with pytest.raises(CheckpointMismatchError, match=option):
+            init_weights_from(ArtistClassifier(**tiny_model_kwargs(num_classes=len(trained["artist_trainer"]["artists"]))),
+                              old)
+    # Lightning's own `test` (weights only, model from the command line) refuses it too, in one line.
+    result = lightning_subcommand(tmp, "test", "stage3", f"--ckpt_path={old}")
+    assert result.returncode != 0 and "input_blur_sigma" in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    # ... and the checkpoints of this version pass the same check.
+    assert lightning_subcommand(tmp, "test", "stage3").returncode == 0
 
 
 def test_lightning_test_without_a_trained_stage_says_so(tmp_path):

@@ -2,7 +2,7 @@
 no installed top-level name is another distribution's."""
 import ast
 import importlib.metadata
-import tomllib
+import re
 
 import pytest
 
@@ -74,8 +74,8 @@ def find_circle(graph) -> list[str] | None:
 
 
 def test_every_installed_package_has_a_layer():
-    find = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
-    assert sorted(p.rstrip("*") for p in find["include"]) == sorted(LAYERS)
+    include = re.search(r"^include = \[(.*)\]$", (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    assert sorted(re.findall(r'"(\w+)\*"', include)) == sorted(LAYERS)
 
 
 def test_no_module_imports_from_a_layer_above_its_own():

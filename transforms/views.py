@@ -61,11 +61,6 @@ def view_logits(model, batch: torch.Tensor, views) -> torch.Tensor:
     return torch.stack([model(apply_view(batch, view)) for view in views])
 
 
-def mean_probabilities(model, batch: torch.Tensor, views) -> torch.Tensor:
-    """Softmax probabilities of `model` averaged over the views of each image in `batch`."""
-    return view_logits(model, batch, views).softmax(dim=2).mean(dim=0)
-
-
 @torch.inference_mode()
 def predict_logits(model, pixels, batch_size: int = 64, views=("plain",)) -> torch.Tensor:
     """(V, N, K) logits for (N, S, S, 3) uint8 pixels, one row per test-time view."""
