@@ -17,7 +17,7 @@ help: ## list the targets and variables
 	grep -hE '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z%-]+):.*## (.*)/\1\t\2/' | \
 	  awk -F'\t' '{printf "  %-12s %s\n", $$1, $$2}' | sed 's/stage%      /stage1-3    /'
 	echo "Variables:"
-	echo "  DATA=...     data folder or CSV manifest (default data/sample)"
+	echo "  DATA=a,b     data folder(s) or CSV manifest; several: one run, the first's painters the classes (default data/sample)"
 	echo "  RUN=...      run name: everything goes to runs/RUN/ (default default)"
 	echo "  PRESET=a,b   presets from configs/presets/, applied in order (default default)"
 	echo "  ARGS=\"...\"   LightningCLI overrides, e.g. ARGS=\"--model.head=spp --trainer.max_epochs=5\""

@@ -31,7 +31,9 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
     as unknown ones, e.g. the artists a leave-artists-out run held back (`--data.exclude_artists`).
 
     Returns top1, top2, macro_f1, n_images, n_skipped, n_unknown_artist, unknown_artists,
-    open_set (when paintings by unknown artists are present: `open_set_evaluation`), per_artist (precision, recall, f1, support) and confusion (artist names and matrix).
+    open_set (when paintings by unknown artists are present: `open_set_evaluation`), per_source (a run's split of
+    several sources: `per_source_scores`), per_artist (precision, recall, f1, support) and confusion (artist names
+    and matrix).
     """
     if (data is None) == (split is None):
         raise ValueError("give either data (a folder or manifest) or split (a run's split.csv)")
@@ -75,6 +77,10 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
     if unknown_store is not None and unknown_store.ok.any():
         unknown_logits = predict_logits(model, unknown_store.pixels[unknown_store.ok], batch_size, views)
         result["open_set"] = open_set_evaluation(meta, views, logits, target, unknown_logits)
+    if "source" in found.index.columns:
+        sources = found.index.loc[labels >= 0, "source"].to_numpy()[store.ok]
+        unknown_sources = found.index.loc[labels < 0, "source"]
+        result["per_source"] = per_source_scores(probs, target, sources, k, unknown_sources)
     result["per_artist"] = {
         name: {"precision": float(per_class["precision"][i]), "recall": float(per_class["recall"][i]),
                "f1": float(per_class["f1"][i]), "support": int(support[i])}
@@ -82,6 +88,27 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
     }
     result["confusion"] = {"artists": artists, "matrix": confusion.tolist()}
     return result
+
+
+def per_source_scores(probs: torch.Tensor, target: torch.Tensor, sources, k: int, unknown_sources: pd.Series) -> dict:
+    """Top-1, top-2 and macro-F1 of each source's known-artist paintings; macro-F1 over the artists that
+    source has (a source may hold a few of the classes only), with its sampling error."""
+    scores = {}
+    for source in dict.fromkeys(sources):
+        mask = torch.from_numpy(sources == source)
+        p, t = probs[mask], target[mask]
+        present = torch.bincount(t, minlength=k) > 0
+        f1 = MulticlassF1Score(k, average="none")(p, t)
+        confusion = MulticlassConfusionMatrix(k)(p, t)  # its bootstrap: how far another draw could move it
+        scores[str(source)] = {
+            "n_images": int(len(t)), "n_artists": int(present.sum()),
+            "top1": float(MulticlassAccuracy(k, top_k=1, average="micro")(p, t)),
+            "top2": float(MulticlassAccuracy(k, top_k=min(2, k), average="micro")(p, t)),
+            "macro_f1_over_artists_present": float(f1[present].mean()),
+            "macro_f1_sampling_error": macro_f1_sampling_error(confusion),
+            "n_unknown_artist": int((unknown_sources == source).sum()),
+        }
+    return scores
 
 
 def with_unknown_artists(found: Discovery, extra: Discovery, artists: list[str]) -> Discovery:
@@ -147,4 +174,8 @@ def summary_line(report: dict) -> str:
         if "unknown_rejected" in open_set:
             line += (f", rejected {open_set['unknown_rejected']:.3f}, known top-1 {open_set['known_top1']:.3f} -> "
                      f"{open_set['known_top1_with_rejection']:.3f} with rejection")
+    for source, scores in report.get("per_source", {}).items():
+        line += (f"\n  {source}: top-1 {scores['top1']:.3f}  top-2 {scores['top2']:.3f}  macro-F1 "
+                 f"{scores['macro_f1_over_artists_present']:.3f} ±{scores['macro_f1_sampling_error']['std']:.3f} over its "
+                 f"{scores['n_artists']} artists  n {scores['n_images']}  unknown-artist paintings {scores['n_unknown_artist']}")
     return line

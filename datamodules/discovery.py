@@ -4,6 +4,9 @@ Accepted layouts:
 - Kaggle "Best Artworks of All Time": `root/images/<Artist_Name>/...` or, as the real zip
   unpacks, `root/images/images/<Artist_Name>/...`, with an optional `root/artists.csv`;
 - a plain folder per artist: `root/<Artist_Name>/...`;
+- WikiArt's own: `root/<Style>/<artist-slug>_<title>.jpg`, the artist the part of the file name before
+  the first `_` (`claude-monet_water-lilies-1916.jpg`); told apart from a folder per artist by its
+  lower-case slugs, several of them in one folder;
 - a CSV manifest with columns `path,artist` (paths relative to the CSV's folder, or absolute
   inside it).
 
@@ -19,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from datamodules.artist_names import display_name, match_key
+from datamodules.artist_names import display_name, match_key, name_from_slug, repair_encoding
 from datamodules.decoding import strict_pixel_limit
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,51 @@ def _accept_file(path: Path, root: Path, artist: str, skipped: list) -> bool:
     return True
 
 
+WIKIART = "wikiart"
+NO_ARTIST_IN_NAME = "no_artist_in_file_name"  # a data_report.csv reason (WikiArt layout)
+_SAMPLE_PER_FOLDER = 50
+
+
+def wikiart_slug(path: Path) -> str | None:
+    """The artist slug of a WikiArt file name (`claude-monet` of `claude-monet_water-lilies.jpg`), or None."""
+    slug, underscore, title = path.stem.partition("_")
+    return slug if underscore and slug and title else None
+
+
+def looks_like_wikiart(folders: list[Path]) -> bool:
+    """Style folders of `<artist-slug>_<title>` files: most names start with a lower-case slug, and most
+    folders hold several artists (a folder per artist holds one: `Claude_Monet/Claude_Monet_1.jpg`)."""
+    if not folders:
+        return False
+    slugged, several = 0, 0
+    sampled = 0
+    for folder in folders:
+        names = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        names = names[:_SAMPLE_PER_FOLDER]
+        slugs = [repair_encoding(slug) for slug in map(wikiart_slug, names) if slug]
+        lower = [slug for slug in slugs if slug and slug == slug.lower()]
+        sampled += len(names)
+        slugged += len(lower)
+        several += len(set(lower)) >= 2
+    return sampled > 0 and slugged >= 0.8 * sampled and several >= 0.5 * len(folders)
+
+
+def discover_wikiart(root: Path, folders: list[Path]) -> Discovery:
+    """WikiArt's layout: every image under the style folders, its artist from its file name."""
+    rows, skipped = [], []
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+            slug = wikiart_slug(path)
+            artist = name_from_slug(slug) if slug else None
+            if artist is None:
+                if not path.name.startswith(".") and path.name.lower() not in OS_JUNK:
+                    _skip(skipped, path, None, NO_ARTIST_IN_NAME, "WikiArt names files <artist-slug>_<title>")
+                continue
+            if _accept_file(path, root, artist, skipped):
+                rows.append({"path": str(path), "artist": artist})
+    return Discovery(root, WIKIART, pd.DataFrame(rows, columns=["path", "artist"]), skipped)
+
+
 def find_image_root(root: Path) -> tuple[Path, str]:
     """Where the artist folders are, and the layout's name."""
     for candidate, layout in ((root / "images" / "images", "kaggle-nested"), (root / "images", "kaggle")):
@@ -115,6 +163,8 @@ def discover_folders(root: Path) -> Discovery:
     image_root, layout = find_image_root(root)
     info = read_artists_csv(root / "artists.csv")
     artist_dirs = sorted(p for p in image_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if info is None and looks_like_wikiart(artist_dirs):
+        return discover_wikiart(image_root, artist_dirs)
     names = _resolve_artist_names([p.name for p in artist_dirs], info)
     rows, skipped = [], []
     for artist_dir in artist_dirs:
@@ -172,8 +222,8 @@ def discover(root) -> Discovery:
     if found.index.empty:
         raise DataError(
             f"No images found under {root.resolve()} (layout: {found.layout}). Expected "
-            "images/<Artist_Name>/*.jpg, images/images/<Artist_Name>/*.jpg, <Artist_Name>/*.jpg "
-            "or a CSV with columns path,artist."
+            "images/<Artist_Name>/*.jpg, images/images/<Artist_Name>/*.jpg, <Artist_Name>/*.jpg, "
+            "WikiArt's <Style>/<artist-slug>_<title>.jpg or a CSV with columns path,artist."
         )
     log.info("Found %d images of %d artists in %s (%s layout); %d file(s) skipped",
              len(found.index), found.index["artist"].nunique(), root, found.layout, len(found.skipped))

@@ -14,11 +14,12 @@ from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, WeightedRandomSampler
 
 from datamodules.decoding import RESIZE_FILTERS
-from datamodules.discovery import REPORT_COLUMNS, DataError, discover
+from datamodules.discovery import REPORT_COLUMNS, DataError
 from datamodules.feature_cache import FeatureDataset, compute_features, pick_variants
 from datamodules.image_store import ImageStore
 from datamodules.near_duplicates import near_duplicate_groups
-from datamodules.selection import EXCLUDED, exclusion_key, select_artists
+from datamodules.selection import EXCLUDED, exclusion_key, leave_out, select_artists
+from datamodules.sources import artist_table, discover_sources, log_matches, split_roots
 from datamodules.split import artists_from_manifest, read_manifest, stratified_split, write_manifest
 from transforms import AUGMENTATIONS, build_augmentation
 from transforms.augmentations import NoAugment, to_float
@@ -30,9 +31,10 @@ log = logging.getLogger(__name__)
 AugmentationName = Literal[tuple(AUGMENTATIONS)]
 ResizeFilter = Literal[tuple(RESIZE_FILTERS)]
 REPORT_NAME = "data_report.csv"
+ARTISTS_NAME = "artists.csv"  # one row per painter: paintings per source, class or other artist
 NEAR_DUPLICATE = "near_duplicate"  # a data_report.csv reason for paintings kept, not skipped
 # What a split.json written by an older version meant by the settings it does not name.
-UNNAMED_SPLIT_SETTINGS = {"test_fraction": 0.0, "near_duplicate_bits": -1, "exclude_artists": []}
+UNNAMED_SPLIT_SETTINGS = {"test_fraction": 0.0, "near_duplicate_bits": -1, "exclude_artists": [], "classes_from": "first"}
 
 
 def near_duplicate_rows(split: pd.DataFrame) -> list[dict]:
@@ -78,7 +80,12 @@ class PaintingsDataModule(pl.LightningDataModule):
     """Paintings by artist: selection, a stratified split recorded once per run, per-stage augmentation.
 
     Args:
-        root: data folder (Kaggle layout, folder per artist) or CSV manifest (path,artist).
+        root: data folder (Kaggle layout, folder per artist, WikiArt's `<Style>/<artist-slug>_<title>.jpg`)
+            or CSV manifest (path,artist); several, comma-separated (`a,b`), are one collection whose
+            paintings keep their source (`split.csv`'s `source`), each split on its own.
+        classes_from: which painters are the model's classes with several roots: `first`, those of the
+            first root (the others' painters are *other artists*: in the split, label -1, never a
+            class); `all`, every painter. The selection rules below then apply to the classes.
         run_dir: run folder; its `split.csv` is the one split every stage and evaluation use.
         image_size: square side images are resized to (aspect not kept, as in the study).
         train_augment: a registered augmentation (`transforms.augmentations`): `rotate_zoom`,
@@ -133,6 +140,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         test_fraction: float = 0.1,
         near_duplicate_bits: int = 3,
         seed: int = 42,
+        classes_from: Literal["first", "all"] = "first",
         top_k_artists: int | None = None,
         exclude_artists: list[str] = [],  # noqa: B006 - jsonargparse needs a literal default
         min_images_per_artist: int = 2,
@@ -151,7 +159,7 @@ class PaintingsDataModule(pl.LightningDataModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.root, self.run_dir = Path(root), Path(run_dir)
+        self.roots, self.run_dir = split_roots(root), Path(run_dir)
         self.train_augmentation = self.augmentation(train_augment)
         self.eval_augmentation = NoAugment()
         self.degrade = Degrade(degradations, degradation_prob, degradation_prob_by_kind)
@@ -173,7 +181,8 @@ class PaintingsDataModule(pl.LightningDataModule):
     # ---- the split: made once per run, then read back ------------------------------------
     def split_params(self) -> dict:
         hp = self.hparams
-        return {"root": str(self.root.resolve()), "val_fraction": hp.val_fraction,
+        return {"root": ",".join(str(Path(r).expanduser().resolve()) for r in self.roots),
+                "val_fraction": hp.val_fraction, "classes_from": hp.classes_from,
                 "test_fraction": hp.test_fraction, "near_duplicate_bits": hp.near_duplicate_bits, "seed": hp.seed,
                 "top_k_artists": hp.top_k_artists, "exclude_artists": exclusion_key(hp.exclude_artists),
                 "min_images_per_artist": hp.min_images_per_artist,
@@ -200,26 +209,35 @@ class PaintingsDataModule(pl.LightningDataModule):
                     "Use another RUN name, or delete the run folder to start over.")
             log.info("Using the recorded split %s (%d images)", self.run_dir / "split.csv", len(split))
             return split
-        found = discover(self.root)
+        found = discover_sources(self.roots)
         self._report.extend(found.skipped)
+        index = leave_out(found.index, self.hparams.exclude_artists, self._report)  # classes and others alike
+        first_source = found.index["source"].iloc[0]
+        candidates = (set(index.loc[index["source"] == first_source, "artist"]) if self.hparams.classes_from == "first"
+                      else set(index["artist"]))
         selected, dropped = select_artists(
-            found.index, top_k_artists=self.hparams.top_k_artists,
+            index[index["artist"].isin(candidates)], top_k_artists=self.hparams.top_k_artists,
             min_images_per_artist=self.hparams.min_images_per_artist,
-            max_images_per_artist=self.hparams.max_images_per_artist, seed=self.hparams.seed,
-            exclude_artists=self.hparams.exclude_artists)
+            max_images_per_artist=self.hparams.max_images_per_artist, seed=self.hparams.seed)
         self._report.extend(dropped)
         if selected.empty:
-            raise DataError(f"No artist in {self.root} has enough images after selection")
-        selected = selected.reset_index(drop=True)
+            raise DataError(f"No artist in {','.join(self.roots)} has enough images after selection")
+        classes = sorted(selected["artist"].unique())
+        others = index[~index["artist"].isin(candidates)]
+        selected = pd.concat([selected, others], ignore_index=True)
         groups = near_duplicate_groups(selected["path"].tolist(), selected["artist"].to_numpy(),
                                        self.hparams.near_duplicate_bits)
         split = stratified_split(selected, self.hparams.val_fraction, self.hparams.seed,
-                                 self.hparams.test_fraction, groups)
+                                 self.hparams.test_fraction, groups, classes=classes)
         self._report.extend(near_duplicate_rows(split))
         write_manifest(split, self.run_dir, params)
+        table = artist_table(split)
+        table.to_csv(self.run_dir / ARTISTS_NAME, index=False)
+        log_matches(table)
         counts = split["split"].value_counts()
-        log.info("Wrote split %s: %d train / %d val / %d test images, %d artists", self.run_dir / "split.csv",
-                 counts.get("train", 0), counts.get("val", 0), counts.get("test", 0), split["artist"].nunique())
+        log.info("Wrote split %s: %d train / %d val / %d test images, %d artists as classes, %d other artists",
+                 self.run_dir / "split.csv", counts.get("train", 0), counts.get("val", 0), counts.get("test", 0),
+                 len(classes), split.loc[split["label"] < 0, "artist"].nunique())
         return split
 
     @property
@@ -263,7 +281,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         if store.failed:
             log.warning("%d image(s) could not be decoded and are left out; see %s",
                         len(store.failed), self.run_dir / REPORT_NAME)
-        usable = split[store.ok]
+        usable = split[store.ok & (split["label"] >= 0).to_numpy()]  # other artists are never a class
         self.datasets = {
             part: StoreDataset(store, rows.index, rows["label"])
             for part, rows in usable.groupby("split")

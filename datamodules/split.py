@@ -23,38 +23,82 @@ def part_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, 
 
 
 def stratified_split(index: pd.DataFrame, val_fraction: float, seed: int, test_fraction: float = 0.0,
-                     groups: np.ndarray | None = None) -> pd.DataFrame:
-    """Per artist, about `n * val_fraction` paintings go to validation and `n * test_fraction` to
+                     groups: np.ndarray | None = None, classes: list[str] | None = None) -> pd.DataFrame:
+    """Per artist and source, about `n * val_fraction` paintings go to validation and `n * test_fraction` to
     test (`part_sizes`), the rest to training; a group of near-duplicates (`groups`, one id per row
-    of `index`) goes whole into one part.
+    of `index`) goes whole into one part, across sources too (a group met in an earlier source keeps
+    the part it got there).
 
     Validation is drawn first from the seeded order, so adding a test part takes it from what was
     training and leaves validation as it was; with no groups and no test part this is the split
-    earlier versions made with the same seed.
+    earlier versions made with the same seed, and one source splits as before sources existed.
+
+    `classes`: the artists that are the model's classes (labels 0..K-1 in name order; default: every
+    artist). Every other painter is an *other artist* (label -1), split by painter, not by painting:
+    whole painters go to validation and test in the same fractions, so the other artists of the test
+    part are painters nothing in training met.
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     if not 0.0 <= test_fraction < 1.0 - val_fraction:
         raise ValueError(f"test_fraction must be in [0, 1 - val_fraction), got {test_fraction}")
     index = index.reset_index(drop=True).assign(group=groups if groups is not None else np.arange(len(index)))
-    rng = np.random.default_rng(seed)
+    if "source" not in index.columns:
+        index["source"] = ""
+    sources = list(dict.fromkeys(index["source"]))  # in the order the roots were given
+    class_set = set(index["artist"]) if classes is None else set(classes)
+    # One generator per source, the first's seeded as before sources existed: adding a source leaves
+    # the first one's split exactly as it was.
+    rngs = {source: np.random.default_rng(seed if i == 0 else [seed, i]) for i, source in enumerate(sources)}
     parts = []
+    labels = {artist: label for label, artist in enumerate(sorted(class_set & set(index["artist"])))}
     # One pass per artist in name order (labels follow it); groupby keeps this linear in paintings.
-    for label, (_, paintings) in enumerate(index.groupby("artist", sort=True)):
-        paintings = paintings.sort_values("path", kind="stable")
-        n_val, n_test = part_sizes(len(paintings), val_fraction, test_fraction)
-        unit_of, _ = pd.factorize(paintings["group"])  # groups in path order; most are single paintings
-        unit_sizes = np.bincount(unit_of)
-        unit_part = np.full(len(unit_sizes), "train", dtype=object)
-        filled = {"val": 0, "test": 0}
-        for unit in rng.permutation(len(unit_sizes)):
-            part = "val" if filled["val"] < n_val else "test" if filled["test"] < n_test else "train"
-            if part == "train":
-                break
-            filled[part] += int(unit_sizes[unit])
-            unit_part[unit] = part
-        parts.append(paintings.assign(label=label, split=unit_part[unit_of]))
-    return pd.concat(parts, ignore_index=True)[["path", "artist", "label", "split", "group"]]
+    for artist, paintings in index[index["artist"].isin(class_set)].groupby("artist", sort=True):
+        part_of_group: dict = {}
+        for source in (s for s in sources if (paintings["source"] == s).any()):
+            stratum = paintings[paintings["source"] == source].sort_values("path", kind="stable")
+            unit_part = _assign_units(stratum, val_fraction, test_fraction, rngs[source], part_of_group)
+            parts.append(stratum.assign(label=labels[artist], split=unit_part))
+    others = index[~index["artist"].isin(class_set)]
+    if not others.empty:
+        parts.append(_split_by_painter(others, val_fraction, test_fraction, np.random.default_rng([seed, 1_000])))
+    return pd.concat(parts, ignore_index=True)[["path", "artist", "label", "split", "group", "source"]]
+
+
+def _assign_units(paintings: pd.DataFrame, val_fraction: float, test_fraction: float, rng, part_of_group: dict):
+    """The part of each painting of one artist in one source (units: near-duplicate groups, in path order)."""
+    n_val, n_test = part_sizes(len(paintings), val_fraction, test_fraction)
+    unit_of, unit_groups = pd.factorize(paintings["group"])  # groups in path order; most are single paintings
+    unit_sizes = np.bincount(unit_of)
+    unit_part = np.full(len(unit_sizes), "train", dtype=object)
+    filled = {"val": 0, "test": 0}
+    placed = set()
+    for unit, group in enumerate(unit_groups):  # a group seen in an earlier source keeps its part
+        if group in part_of_group:
+            unit_part[unit] = part_of_group[group]
+            filled[unit_part[unit]] = filled.get(unit_part[unit], 0) + int(unit_sizes[unit])
+            placed.add(unit)
+    for unit in rng.permutation(len(unit_sizes)):
+        if unit in placed:
+            continue
+        part = "val" if filled["val"] < n_val else "test" if filled["test"] < n_test else "train"
+        if part == "train":
+            break
+        filled[part] += int(unit_sizes[unit])
+        unit_part[unit] = part
+    part_of_group.update(zip(unit_groups, unit_part))
+    return unit_part[unit_of]
+
+
+def _split_by_painter(others: pd.DataFrame, val_fraction: float, test_fraction: float, rng) -> pd.DataFrame:
+    """Other artists (label -1): whole painters to each part, seeded, in the split's fractions."""
+    painters = np.array(sorted(others["artist"].unique()), dtype=object)
+    order = painters[rng.permutation(len(painters))]
+    n_val, n_test = round(len(painters) * val_fraction), round(len(painters) * test_fraction)
+    part_of = {painter: "val" if i < n_val else "test" if i < n_val + n_test else "train"
+               for i, painter in enumerate(order)}
+    others = others.sort_values(["artist", "path"], kind="stable")
+    return others.assign(label=-1, split=others["artist"].map(part_of))
 
 
 def write_manifest(split: pd.DataFrame, run_dir: Path, params: dict) -> None:
@@ -74,8 +118,8 @@ def read_manifest(run_dir: Path) -> tuple[pd.DataFrame, dict] | None:
 
 
 def artists_from_manifest(split: pd.DataFrame) -> list[str]:
-    """Artist names in label order."""
-    pairs = split[["label", "artist"]].drop_duplicates().sort_values("label")
+    """The classes' names in label order (other artists, label -1, are not classes)."""
+    pairs = split.loc[split["label"] >= 0, ["label", "artist"]].drop_duplicates().sort_values("label")
     if pairs["label"].tolist() != list(range(len(pairs))):
         raise ValueError("Split manifest labels are not 0..K-1 with one artist each")
     return pairs["artist"].tolist()
@@ -92,7 +136,8 @@ def split_part(split_csv, part: str = "val") -> Discovery:
     missing = {"path", "artist", "split"} - set(split.columns)
     if missing:
         raise ValueError(f"{split_csv} is not a run's split.csv: no column(s) {sorted(missing)}")
-    rows = split.loc[split["split"] == part, ["path", "artist"]].reset_index(drop=True)
+    columns = ["path", "artist", *(["source"] if split.get("source", pd.Series(dtype=str)).nunique() > 1 else [])]
+    rows = split.loc[split["split"] == part, columns].reset_index(drop=True)
     if rows.empty:
         hint = " (the run was split without one: --data.test_fraction=0)" if part == "test" else ""
         raise ValueError(f"{split_csv} has no {PART_NAMES[part]} part{hint}")
