@@ -15,6 +15,7 @@ from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusion
 
 from datamodules.artist_names import artist_labels, match_key
 from datamodules.discovery import Discovery, discover
+from datamodules.sources import discover_sources
 from datamodules.image_store import known_paintings, unknown_paintings
 from datamodules.split import PART_NAMES, split_part
 from lightning_modules.checkpoints import CheckpointMismatchError, describe_difference, load_model
@@ -39,7 +40,7 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
         raise ValueError("give either data (a folder or manifest) or split (a run's split.csv)")
     model, meta = load_model(ckpt)
     artists = meta["artists"]
-    found = discover(data) if split is None else split_part(split, part)
+    found = discover_data(data) if split is None else split_part(split, part)
     if unknown_data is not None:
         found = with_unknown_artists(found, discover(unknown_data), artists)
     labels = artist_labels(found.index["artist"], artists)
@@ -88,6 +89,14 @@ def evaluate(ckpt, data=None, cache_dir=".cache/artist-trainer", batch_size: int
     }
     result["confusion"] = {"artists": artists, "matrix": confusion.tolist()}
     return result
+
+
+def discover_data(data) -> Discovery:
+    """The paintings of a folder, a manifest or several of them (`a,b`: each keeps its source)."""
+    found = discover_sources(data)
+    if found.index["source"].nunique() == 1:
+        found.index = found.index.drop(columns="source")
+    return found
 
 
 def per_source_scores(probs: torch.Tensor, target: torch.Tensor, sources, k: int, unknown_sources: pd.Series) -> dict:

@@ -118,6 +118,10 @@ def test_evaluate_scores_each_source_and_other_painters_as_unknown(tmp_path, two
     assert per_source["wikiart"]["n_artists"] == 2  # Monet and Rembrandt; Degas is not in WikiArt
     assert per_source["wikiart"]["n_unknown_artist"] == report["n_unknown_artist"] > 0
     assert "open_set" in report
+    # folders given as DATA=a,b are scored by source as well, their other painters as unknown artists
+    folders = evaluate(run / "stage1" / "best.ckpt", data=f"{kaggle},{wikiart}", cache_dir=tmp_path / "cache")
+    assert folders["per_source"]["kaggle"]["n_images"] == 30 and folders["per_source"]["wikiart"]["n_artists"] == 2
+    assert folders["n_unknown_artist"] == 40
 
 
 def test_a_split_recorded_with_the_older_name_keys_reads_as_the_same_setting(tmp_path, two_sources):
