@@ -21,6 +21,7 @@ from datamodules.near_duplicates import near_duplicate_groups
 from datamodules.selection import EXCLUDED, exclusion_key, leave_out, select_artists
 from datamodules.sources import artist_table, discover_sources, log_matches, split_roots
 from datamodules.split import artists_from_manifest, read_manifest, stratified_split, write_manifest
+from fileio import atomic_write_text
 from transforms import AUGMENTATIONS, build_augmentation
 from transforms.augmentations import NoAugment, to_float
 from transforms.degradations import Degrade
@@ -232,7 +233,7 @@ class PaintingsDataModule(pl.LightningDataModule):
         self._report.extend(near_duplicate_rows(split))
         write_manifest(split, self.run_dir, params)
         table = artist_table(split)
-        table.to_csv(self.run_dir / ARTISTS_NAME, index=False)
+        atomic_write_text(self.run_dir / ARTISTS_NAME, table.to_csv(index=False))
         log_matches(table)
         counts = split["split"].value_counts()
         log.info("Wrote split %s: %d train / %d val / %d test images, %d artists as classes, %d other artists",

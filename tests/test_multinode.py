@@ -147,7 +147,7 @@ def test_three_stages_on_two_nodes_agree_and_write_one_set_of_outputs(tmp_path):
     assert history[-1]["lr"][0] < history[0]["lr"][0], "the LR never dropped"
     # One set of outputs: one split, one report, no second logger version, no half-written file.
     assert sorted(p.name for p in run.iterdir() if p.is_file()) == sorted(
-        ["split.csv", "split.json", "data_report.csv", "summary.json", "report.md",
+        ["split.csv", "split.json", "artists.csv", "data_report.csv", "summary.json", "report.md",
          "data_overview.png", "augmentation_preview.png"])
     assert not list(run.rglob("*.tmp")) and not list(run.rglob("version_1"))
     assert sorted(json.loads((run / "summary.json").read_text())) == ["stage1", "stage2", "stage3"]
