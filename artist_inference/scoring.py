@@ -114,7 +114,7 @@ def per_source_scores(probs: torch.Tensor, target: torch.Tensor, sources, k: int
             "top1": float(MulticlassAccuracy(k, top_k=1, average="micro")(p, t)),
             "top2": float(MulticlassAccuracy(k, top_k=min(2, k), average="micro")(p, t)),
             "macro_f1_over_artists_present": float(f1[present].mean()),
-            "macro_f1_sampling_error": macro_f1_sampling_error(confusion),
+            "macro_f1_sampling_error": macro_f1_sampling_error(confusion, artists=present),
             "n_unknown_artist": int((unknown_sources == source).sum()),
         }
     return scores

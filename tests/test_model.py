@@ -153,3 +153,17 @@ def test_resnet50_loads_a_weights_file_from_the_hub_cache(tmp_path, monkeypatch)
     backbone = build_backbone("resnet50", pretrained=True)
     assert torch.equal(backbone.features[0].weight, reference.conv1.weight)
     assert backbone.channels == 2048
+
+
+def test_macro_f1_over_named_artists_leaves_out_an_artist_only_answered():
+    """A source with a few of the classes: an absent artist that the model names counts as a false
+    positive of the true artist, not as an F1 of 0 in the average; its bootstrap brackets the same number."""
+    from lightning_modules.metrics import macro_f1_of_confusions, macro_f1_sampling_error
+    # artists 0 and 1 have paintings; artist 2 has none but is answered once (a painting of artist 1)
+    confusion = torch.tensor([[3, 1, 0], [0, 2, 1], [0, 0, 0]])
+    present = torch.tensor([True, True, False])
+    # F1: artist 0 = 6/7, artist 1 = 4/6 (TP 2, FP 1, FN 1)
+    assert float(macro_f1_of_confusions(confusion, present)) == pytest.approx((6 / 7 + 4 / 6) / 2)
+    assert float(macro_f1_of_confusions(confusion)) == pytest.approx((6 / 7 + 4 / 6 + 0) / 3)
+    low, high = macro_f1_sampling_error(confusion * 50, artists=present)["interval_95"]
+    assert low < (6 / 7 + 4 / 6) / 2 < high
