@@ -19,7 +19,7 @@ from datamodules.sources import discover_sources
 from datamodules.image_store import known_paintings, unknown_paintings
 from datamodules.split import PART_NAMES, split_part
 from lightning_modules.checkpoints import CheckpointMismatchError, describe_difference, load_model
-from lightning_modules.metrics import macro_f1_sampling_error
+from lightning_modules.metrics import macro_f1_of_confusions, macro_f1_sampling_error
 from lightning_modules.open_set import META_KEY, open_set_report, open_set_score, threshold_for
 from transforms.views import predict_logits
 
@@ -107,13 +107,12 @@ def per_source_scores(probs: torch.Tensor, target: torch.Tensor, sources, k: int
         mask = torch.from_numpy(sources == source)
         p, t = probs[mask], target[mask]
         present = torch.bincount(t, minlength=k) > 0
-        f1 = MulticlassF1Score(k, average="none")(p, t)
-        confusion = MulticlassConfusionMatrix(k)(p, t)  # its bootstrap: how far another draw could move it
+        confusion = MulticlassConfusionMatrix(k)(p, t)
         scores[str(source)] = {
             "n_images": int(len(t)), "n_artists": int(present.sum()),
             "top1": float(MulticlassAccuracy(k, top_k=1, average="micro")(p, t)),
             "top2": float(MulticlassAccuracy(k, top_k=min(2, k), average="micro")(p, t)),
-            "macro_f1_over_artists_present": float(f1[present].mean()),
+            "macro_f1_over_artists_present": float(macro_f1_of_confusions(confusion, present)),
             "macro_f1_sampling_error": macro_f1_sampling_error(confusion, artists=present),
             "n_unknown_artist": int((unknown_sources == source).sum()),
         }

@@ -106,13 +106,12 @@ def looks_like_wikiart(folders: list[Path]) -> bool:
     folders hold several artists (a folder per artist holds one: `Claude_Monet/Claude_Monet_1.jpg`)."""
     if not folders:
         return False
-    slugged, several = 0, 0
-    sampled = 0
+    sampled, slugged, several = 0, 0, 0
     for folder in folders:
         names = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
         names = names[:_SAMPLE_PER_FOLDER]
         slugs = [repair_encoding(slug) for slug in map(wikiart_slug, names) if slug]
-        lower = [slug for slug in slugs if slug and slug == slug.lower()]
+        lower = [slug for slug in slugs if slug == slug.lower()]
         sampled += len(names)
         slugged += len(lower)
         several += len(set(lower)) >= 2
